@@ -1,0 +1,231 @@
+"""The ASGI app: thin HTTP handlers over the pure core (auth -> validate -> build -> respond).
+
+`create_app(settings)` returns a Starlette app. Every answer, errors from any route included, carries
+`x-request-id` and OpenAI's informational headers; every error body is in the configured dialect.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from aiml_mock import __version__
+from aiml_mock.auth import check_bearer
+from aiml_mock.contract import Contract, load_contract
+from aiml_mock.errors import ApiError, error_body
+from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
+from aiml_mock.images import ImageCache
+from aiml_mock.settings import Settings
+from aiml_mock.urls import UrlSigner, spec_from_name
+from aiml_mock.validation import check_content_type, parse_json, validate_request
+
+OPENAI_VERSION = "2020-10-01"
+EXPOSED_HEADERS = [
+    "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+]
+
+
+def new_request_id() -> str:
+    """21 URL-safe characters, the shape of the provider's ids (`hRNOI9BMsuLeZ76UNdGhS`)."""
+    return secrets.token_urlsafe(16)[:21]
+
+
+@dataclass
+class MockState:
+    """Everything a running mock holds; the only mutable state, kept on `app.state.mock`."""
+
+    settings: Settings
+    contract: Contract
+    cache: ImageCache
+    signer: UrlSigner
+    started: float = field(default_factory=time.time)
+
+
+def build_state(settings: Settings) -> MockState:
+    contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
+    secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
+    return MockState(
+        settings=settings,
+        contract=contract,
+        cache=ImageCache(max_bytes=settings.image_cache_bytes),
+        signer=UrlSigner(secret, settings.image_ttl),
+    )
+
+
+def _state(request: Request) -> MockState:
+    state: MockState = request.app.state.mock
+    return state
+
+
+def _headers(request_id: str, started: float, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "x-request-id": request_id,
+        "openai-version": OPENAI_VERSION,
+        "openai-processing-ms": str(max(0, int((time.perf_counter() - started) * 1000))),
+    }
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def json_response(status: int, payload: Any, request_id: str, started: float, headers: dict[str, str] | None = None
+                  ) -> Response:
+    return Response(orjson.dumps(payload), status, _headers(request_id, started, headers), "application/json")
+
+
+def error_response(error: ApiError, request: Request, request_id: str | None = None, started: float | None = None
+                   ) -> Response:
+    """An `ApiError` rendered in the configured dialect, with its headers (retry-after, allow...)."""
+    request_id = request_id or new_request_id()
+    state: MockState | None = getattr(request.app.state, "mock", None)
+    style = state.contract.error_style if state else "aimlapi"
+    body = error_body(error, style, request_id, request.url.path)
+    return json_response(error.status, body, request_id, started or time.perf_counter(), error.headers)
+
+
+def base_url_for(request: Request, settings: Settings) -> str:
+    """Where image URLs point: `--public-url`, else the host the client used to reach us."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = request.headers.get("host") or f"{settings.host}:{settings.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than `limit` bytes with 413 without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body is too large: {declared} bytes, at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Request body is too large: more than {limit} bytes, at most {limit} are accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def create_image(request: Request) -> Response:
+    started = time.perf_counter()
+    request_id = new_request_id()
+    state = _state(request)
+    settings = state.settings
+    try:
+        check_bearer(request.headers.get("authorization"), settings.api_keys)
+        check_content_type(request.headers.get("content-type"))
+        body = parse_json(await read_body(request, settings.max_body_bytes))
+        image_request = validate_request(body, state.contract, strict=settings.strict)
+        payload = success_body(
+            image_request, seed=settings.seed, now=time.time(), cache=state.cache, signer=state.signer,
+            base_url=base_url_for(request, settings),
+        )
+    except ApiError as error:
+        return error_response(error, request, request_id, started)
+    status = state.contract.success_status(image_request.model)
+    return json_response(status, payload, request_id, started)
+
+
+async def get_image(request: Request) -> Response:
+    started = time.perf_counter()
+    request_id = new_request_id()
+    state = _state(request)
+    name = request.path_params["image_file"]
+    try:
+        spec = spec_from_name(name)
+        state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
+        content = image_bytes(spec, state.cache)
+    except ApiError as error:
+        return error_response(error, request, request_id, started)
+    headers = _headers(request_id, started, {"cache-control": "private, max-age=3600"})
+    return Response(content, 200, headers, CONTENT_TYPES[spec.fmt])
+
+
+async def list_models(request: Request) -> Response:
+    started = time.perf_counter()
+    request_id = new_request_id()
+    state = _state(request)
+    try:
+        check_bearer(request.headers.get("authorization"), state.settings.api_keys)
+    except ApiError as error:
+        return error_response(error, request, request_id, started)
+    created = int(state.started)
+    data = [
+        {"id": model_id, "object": "model", "type": "image", "owned_by": model_id.partition("/")[0]
+         if "/" in model_id else "aimlapi", "created": created}
+        for model_id in sorted(state.contract.models)
+    ]
+    return json_response(200, {"object": "list", "data": data}, request_id, started)
+
+
+async def health(request: Request) -> Response:
+    state = _state(request)
+    body = {"status": "ok", "version": __version__, "profile": state.settings.profile}
+    return json_response(200, body, new_request_id(), time.perf_counter())
+
+
+async def openapi(request: Request) -> Response:
+    """The contract this server answers by, with its error dialect and success status applied."""
+    state = _state(request)
+    return Response(state.contract.to_json(), 200, _headers(new_request_id(), time.perf_counter()),
+                    "application/json")
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (unknown route, wrong method) in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"Cannot {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(ApiError(status, message, headers=dict(exc.headers or {})), request)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """A bug of ours still answers in the API's shape, never with a traceback."""
+    return error_response(ApiError(500), request)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The mock as an ASGI app, e.g. for `httpx.ASGITransport(app=create_app())` or uvicorn."""
+    settings = settings or Settings()
+    routes = [
+        Route("/v1/images/generations", create_image, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/images/{image_file:str}", get_image, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: http_exception, Exception: server_error},
+    )
+    app.state.mock = build_state(settings)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """For uvicorn's worker processes (`--workers N`): settings from `AIML_MOCK_*` variables."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,34 @@
+"""What a model does that its request schema cannot say: the one place for per-model quirks.
+
+Everything else about a model (fields, limits, defaults, success status) is read from the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from aiml_mock.prompts import revise_prompt
+from aiml_mock.validation import ImageRequest
+
+
+def _dalle3_revised_prompt(request: ImageRequest, seed: int) -> str:
+    """DALL·E 3 always rewrites the prompt and returns the result; it cannot be turned off."""
+    return revise_prompt(
+        request.prompt, style=str(request.get("style", "vivid")), quality=str(request.get("quality", "standard")),
+        seed=seed,
+    )
+
+
+REVISED_PROMPTS: Mapping[str, Callable[[ImageRequest, int], str]] = {"dall-e-3": _dalle3_revised_prompt}
+
+
+def revised_prompt(request: ImageRequest, seed: int) -> str | None:
+    """The revised prompt a model returns with each image, or None for models that return none."""
+    maker = REVISED_PROMPTS.get(request.model)
+    return maker(request, seed) if maker else None
+
+
+def caption_label(request: ImageRequest) -> str:
+    """The short settings line drawn on a placeholder: quality and style where the model has them."""
+    parts = [str(request.params[name]) for name in ("quality", "style") if isinstance(request.params.get(name), str)]
+    return " · ".join(parts)

@@ -1,0 +1,158 @@
+"""`aiml-mock`: serve the mock, or print where its contract lives.
+
+Every `serve` flag has an `AIML_MOCK_*` environment variable of the same name (`--success-status` is
+`AIML_MOCK_SUCCESS_STATUS`); a flag wins over the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sys
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from typing import Any, get_args
+
+from aiml_mock import __version__
+from aiml_mock.contract import PROFILES, contract_path
+from aiml_mock.settings import ENV_PREFIX, Settings, field_type
+
+
+def _serve_parser(sub: Any) -> None:
+    """`serve`'s flags, one per setting, generated from the `Settings` fields (their help, their types)."""
+    serve = sub.add_parser("serve", help="run the mock server", description=__doc__)
+    for spec in fields(Settings):
+        if not spec.metadata.get("cli", True):
+            continue
+        flag = spec.metadata.get("flag", "--" + spec.name.replace("_", "-"))
+        env = ENV_PREFIX + spec.name.upper()
+        text = f"{spec.metadata.get('help', '')} [env {env}; default {spec.default!r}]".replace("%", "%%")
+        kind = field_type(spec.name)
+        if kind is bool:
+            serve.add_argument(flag, dest=spec.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif kind is tuple:
+            serve.add_argument(flag, dest=spec.name, action="append", help=text)
+        else:
+            choices = get_args(_literal(spec.name)) or None
+            serve.add_argument(flag, dest=spec.name, type=kind, choices=choices, help=text)
+
+
+def _literal(name: str) -> Any:
+    hint = typing.get_type_hints(Settings)[name]
+    for arg in (hint, *get_args(hint)):
+        if typing.get_origin(arg) is typing.Literal:
+            return arg
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiml-mock", description="An offline mock of the AI/ML API image endpoint.")
+    parser.add_argument("--version", action="version", version=f"aiml-mock {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    contract = sub.add_parser("contract", help="print the path of a profile's OpenAPI file")
+    contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    names = [spec.name for spec in fields(Settings)]
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if "api_keys" in overrides:
+        overrides["api_keys"] = tuple(overrides["api_keys"])
+    return Settings.from_env(**overrides)
+
+
+def _bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)  # connections queue from the moment the URL is printed
+    sock.set_inheritable(True)
+    return sock
+
+
+def _export(settings: Settings) -> None:
+    """Worker processes rebuild the settings from the environment; the URL secret must be shared."""
+    for spec in fields(Settings):
+        value = getattr(settings, spec.name)
+        if isinstance(value, tuple):
+            value = ",".join(map(str, value))
+        if value is not None:
+            os.environ[ENV_PREFIX + spec.name.upper()] = str(value)
+
+
+def _quiet_exit_server() -> Any:
+    """uvicorn's server, but a SIGTERM/SIGINT ends it with exit status 0 after the graceful shutdown.
+
+    uvicorn re-raises the captured signal after shutting down, so the process dies "by signal 15"; a
+    container or CI job stopping the mock on purpose should see a clean exit instead.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from aiml_mock.app import create_app
+
+    if settings.url_secret is None:
+        settings = settings.replace(url_secret=secrets.token_urlsafe(32))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # until uvicorn takes over: stopped while starting is clean too
+        signal.signal(sig, lambda *_: sys.exit(0))
+    sock = _bind(settings)
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else host
+    print(f"aiml-mock {__version__} listening on http://{shown}:{port} (profile {settings.profile})", flush=True)
+    print(f"  openai SDK: OpenAI(base_url=\"http://{shown}:{port}/v1\", api_key=\"...\")", flush=True)
+    common: dict[str, Any] = {"log_level": settings.log_level, "access_log": False, "lifespan": "off",
+                              "timeout_graceful_shutdown": 1}
+    if settings.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        _export(settings)
+        config = uvicorn.Config("aiml_mock.app:create_app_from_env", factory=True, workers=settings.workers,
+                                **common)
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    config = uvicorn.Config(create_app(settings), **common)
+    _quiet_exit_server()(config).run(sockets=[sock])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(settings_from_args(args))
+        if args.command == "contract":
+            print(contract_path(args.profile))
+            return 0
+    except (ValueError, OSError) as error:
+        print(f"aiml-mock: {error}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,439 @@
+"""The contract: the OpenAPI files in `contracts/`, loaded once, turned into typed facts and validators.
+
+Everything the mock knows about models (ids, fields, limits, defaults, success statuses) comes from here,
+read from the file; nothing is retyped in Python. `load_contract(profile)` bundles a profile's document
+(resolving references into the shared `aimlapi.yaml`), `Contract.validate_request` checks a body the way
+the real API does, `Contract.check_request` the way a careful client author would (unknown fields too),
+and `Contract.validate_response` checks what a server answered.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema_rs
+import yaml
+
+Profile = Literal["aimlapi", "openai"]
+ErrorStyle = Literal["aimlapi", "openai"]
+PROFILES: tuple[Profile, ...] = ("aimlapi", "openai")
+ERROR_SCHEMAS: Mapping[ErrorStyle, str] = {"aimlapi": "AimlError", "openai": "OpenAIError"}
+IMAGE_PATH = "/v1/images/generations"
+
+_yaml_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def contracts_dir() -> Path:
+    """The folder holding the contract files: inside the wheel, or the source tree's `contracts/`."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "contracts", here.parent / "contracts"):
+        if (candidate / "aimlapi.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("aiml-mock's contract files are missing: reinstall the package")
+
+
+def contract_path(profile: Profile) -> Path:
+    return contracts_dir() / ("aimlapi.yaml" if profile == "aimlapi" else "openai.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: where (a JSON path such as `$.size`), which rule, the value found, and a sentence."""
+
+    path: str
+    rule: str
+    value: Any
+    message: str
+    expected: Any = None
+
+    @property
+    def field(self) -> str:
+        """The top-level field at fault (`size` for `$.size`, `image_size` for `$.image_size.width`)."""
+        parts = self.path.removeprefix("$").lstrip(".").replace("[", ".").split(".")
+        return parts[0] if parts and parts[0] else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "rule": self.rule, "value": self.value, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} [{self.rule}]"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What the contract says about one model: its request schema and the facts read from it."""
+
+    id: str
+    schema: Mapping[str, Any]
+    success_status: int
+    properties: Mapping[str, Any]
+    required: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    _lenient: Any = field(repr=False, compare=False)
+    _strict: Any = field(repr=False, compare=False)
+
+    def enum(self, name: str) -> tuple[Any, ...]:
+        """The allowed values of a field (without `null`), or () when the field is not an enum."""
+        values = self.properties.get(name, {}).get("enum", ())
+        return tuple(value for value in values if value is not None)
+
+    def maximum(self, name: str) -> Any:
+        return self.properties.get(name, {}).get("maximum")
+
+
+def _pointer(doc: Any, pointer: str) -> Any:
+    node = doc
+    for raw in pointer.lstrip("/").split("/") if pointer.strip("/") else []:
+        key = raw.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader)  # noqa: S506 (safe loader)
+
+
+class _Bundler:
+    """Pull references into other files into one self-contained document.
+
+    A component that the other file refers to internally (`#/components/schemas/ErrorBody`) is taken from
+    the root document when the root defines it, so a profile overrides shared parts by naming them.
+    """
+
+    def __init__(self, root_path: Path) -> None:
+        self.root_path = root_path
+        self.root: dict[str, Any] = copy.deepcopy(_read(root_path))
+
+    def bundle(self) -> dict[str, Any]:
+        components = self.root.setdefault("components", {})
+        own = [(kind, name) for kind, named in components.items() for name in list(named)]
+        for key in [key for key in self.root if key != "components"]:
+            self.root[key] = self._walk(self.root[key], self.root_path)
+        for kind, name in own:
+            components[kind][name] = self._walk(components[kind][name], self.root_path)
+        return self.root
+
+    def _walk(self, node: Any, base: Path) -> Any:
+        if isinstance(node, list):
+            return [self._walk(item, base) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (not ref.startswith("#") or base != self.root_path):
+            return self._resolve(ref, base, {k: v for k, v in node.items() if k != "$ref"})
+        return {key: self._walk(value, base) for key, value in node.items()}
+
+    def _resolve(self, ref: str, base: Path, siblings: dict[str, Any]) -> Any:
+        file_part, _, pointer = ref.partition("#")
+        target_file = (base.parent / file_part).resolve() if file_part else base
+        parts = pointer.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "components" and target_file != self.root_path:
+            kind, name = parts[1], parts[2].replace("~1", "/")
+            components = self.root.setdefault("components", {}).setdefault(kind, {})
+            if name not in components:
+                components[name] = {}  # placeholder first: a cycle then ends at a reference
+                components[name] = self._walk(_pointer(_read(target_file), pointer), target_file)
+            return {"$ref": f"#/components/{kind}/{parts[2]}", **siblings}
+        resolved = self._walk(copy.deepcopy(_pointer(_read(target_file), pointer)), target_file)
+        if isinstance(resolved, dict):
+            return {**resolved, **self._walk(siblings, base)}
+        return resolved
+
+
+def _deref(node: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
+    """Inline every internal reference (our schemas have no recursion) so a validator needs no registry."""
+    if depth > 64:
+        raise ValueError("reference nesting too deep in the contract")
+    if isinstance(node, list):
+        return [_deref(item, doc, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = _deref(_pointer(doc, node["$ref"].lstrip("#")), doc, depth + 1)
+        rest = {key: _deref(value, doc, depth) for key, value in node.items() if key != "$ref"}
+        return {**target, **rest} if isinstance(target, dict) else target
+    return {key: _deref(value, doc, depth) for key, value in node.items()}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    return jsonschema_rs.validator_for(dict(schema), validate_formats=True)
+
+
+def _json_path(parts: Iterable[str | int]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _to_violations(error: Any, schema: Mapping[str, Any]) -> list[Violation]:
+    """One validator error as violations that name a field: unknown keys one by one, `anyOf` by its branch."""
+    schema_path = [str(part) for part in error.schema_path]
+    rule = schema_path[-1] if schema_path else "schema"
+    try:
+        expected = _pointer(schema, "/".join(schema_path))
+    except (KeyError, IndexError, TypeError, ValueError):
+        expected = None
+    instance_path = list(error.instance_path)
+    value = error.instance
+    if rule == "additionalProperties" and isinstance(value, dict):
+        known = _pointer(schema, "/".join(schema_path[:-1])).get("properties", {})
+        extra = [key for key in value if key not in known]
+        message = "unknown field (the real API ignores it; the contract does not define it)"
+        return [Violation(_json_path([*instance_path, key]), rule, value[key], message, sorted(known)) for key in extra]
+    if rule == "required" and isinstance(value, dict):
+        missing = [name for name in expected or () if name not in value]
+        name = _quoted(error.message) or (missing[0] if missing else "")
+        return [Violation(_json_path([*instance_path, name]), rule, None, "required field missing", name)]
+    if rule in ("anyOf", "oneOf") and isinstance(expected, list):
+        branch = _branch_for(value, expected)
+        if branch is not None:
+            found = [
+                violation
+                for sub in _validator(branch).iter_errors(value)
+                for violation in _to_violations(sub, branch)
+            ]
+            if found:
+                return [_prefixed(violation, instance_path) for violation in found]
+    return [Violation(_json_path(instance_path), rule, value, error.message, expected)]
+
+
+def _quoted(message: str) -> str | None:
+    """The property name in jsonschema_rs's '"prompt" is a required property'."""
+    head = message.partition(" is a required property")[0]
+    try:
+        name = json.loads(head)
+    except ValueError:
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _branch_for(value: Any, branches: list[Any]) -> Any:
+    """The `anyOf` branch whose type matches the value, so its error is the one worth reporting."""
+    kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), "number")
+    for branch in branches:
+        types = branch.get("type") if isinstance(branch, dict) else None
+        types = [types] if isinstance(types, str) else types or []
+        if kind in types or (kind == "number" and "integer" in types):
+            return branch
+    return None
+
+
+def _prefixed(violation: Violation, prefix: list[Any]) -> Violation:
+    path = _json_path(prefix) + violation.path.removeprefix("$")
+    return Violation(path, violation.rule, violation.value, violation.message, violation.expected)
+
+
+def _sort_key(violation: Violation) -> tuple[int, str]:
+    return (0 if violation.rule == "required" else 1, violation.path)
+
+
+def _collect(validator: Any, schema: Mapping[str, Any], instance: Any) -> list[Violation]:
+    found = [violation for error in validator.iter_errors(instance) for violation in _to_violations(error, schema)]
+    return sorted(found, key=_sort_key)
+
+
+class Contract:
+    """A loaded profile of the contract: its document, its models, and validators built from them."""
+
+    def __init__(self, document: dict[str, Any], profile: Profile, error_style: ErrorStyle) -> None:
+        self.document = document
+        self.profile = profile
+        self.error_style = error_style
+        self.models: dict[str, ModelSpec] = {spec.id: spec for spec in self._read_models()}
+        self.default_model: str | None = self._default_model()
+        self._responses: dict[tuple[str, str, int], Any] = {}
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def _read_models(self) -> Iterable[ModelSpec]:
+        schemas = self.document["components"]["schemas"]
+        for branch in schemas["ImageRequest"]["oneOf"]:
+            schema = _deref(branch, self.document)
+            props = schema.get("properties", {})
+            strict = {**schema, "additionalProperties": False}
+            yield ModelSpec(
+                id=schema["x-model-id"],
+                schema=schema,
+                success_status=int(schema["x-success-status"]),
+                properties=props,
+                required=tuple(schema.get("required", ())),
+                defaults={name: prop["default"] for name, prop in props.items() if "default" in prop},
+                _lenient=_validator(schema),
+                _strict=_validator(strict),
+            )
+
+    def _default_model(self) -> str | None:
+        for spec in self.models.values():
+            if "model" not in spec.required:
+                return spec.id
+        return None
+
+    def model(self, model_id: str) -> ModelSpec | None:
+        return self.models.get(model_id)
+
+    def nearest_models(self, name: str, limit: int = 3) -> list[str]:
+        """Model ids close to a mistyped one, best first (`dalle-3` -> `dall-e-3`)."""
+        ids = list(self.models)
+        close = difflib.get_close_matches(name, ids, n=limit, cutoff=0.6)
+        if not close:
+            lowered = name.lower()
+            close = [model_id for model_id in ids if lowered and lowered in model_id.lower()][:limit]
+        return close
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def validate_request(self, body: Any) -> list[Violation]:
+        """The rules the real API enforces: [] when it would accept the body."""
+        spec, problem = self._dispatch(body)
+        if problem:
+            return [problem]
+        assert spec is not None
+        if spec._lenient.is_valid(body):
+            return []
+        return _collect(spec._lenient, spec.schema, body)
+
+    def check_request(self, body: Any) -> list[Violation]:
+        """Everything the contract forbids, including fields the real API silently ignores."""
+        spec, problem = self._dispatch(body)
+        if problem:
+            return [problem]
+        assert spec is not None
+        if spec._strict.is_valid(body):
+            return []
+        return _collect(spec._strict, {**spec.schema, "additionalProperties": False}, body)
+
+    def _dispatch(self, body: Any) -> tuple[ModelSpec | None, Violation | None]:
+        if not isinstance(body, dict):
+            kind = type(body).__name__ if body is not None else "null"
+            return None, Violation("$", "type", body, f"the body must be a JSON object, not {kind}", "object")
+        model_id = body.get("model", self.default_model)
+        if model_id is None:
+            return None, Violation("$.model", "required", None, '"model" is a required property', "model")
+        if not isinstance(model_id, str):
+            return None, Violation("$.model", "type", model_id, "model must be a string", "string")
+        spec = self.models.get(model_id)
+        if spec is None:
+            return None, Violation("$.model", "enum", model_id, self.unknown_model_message(model_id), list(self.models))
+        return spec, None
+
+    def unknown_model_message(self, model_id: str) -> str:
+        near = self.nearest_models(model_id)
+        hint = f" Did you mean {' or '.join(map(repr, near))}?" if near else ""
+        return f"Unknown model {model_id!r}.{hint} See GET /v1/models for the {len(self.models)} models served."
+
+    # -- responses ------------------------------------------------------------------------------
+
+    def success_status(self, model_id: str) -> int:
+        return self.models[model_id].success_status
+
+    def validate_response(
+        self, method: str, path: str, status: int, headers: Mapping[str, str], body: Any, model_id: str | None = None
+    ) -> list[Violation]:
+        """Check a response against the operation's documented responses (status, headers, JSON body)."""
+        operation = self._operation(method, path)
+        if operation is None:
+            if status >= 400:  # unknown routes and methods still answer in the error dialect
+                return self._error_violations(headers, body)
+            return [Violation("$", "path", f"{method} {path}", f"{method} {path} is not in the contract")]
+        found: list[Violation] = []
+        if status // 100 == 2 and model_id in self.models and path == IMAGE_PATH:
+            expected = self.models[model_id].success_status
+            if status != expected:
+                message = f"{model_id} answers {expected} (x-success-status), got {status}"
+                found.append(Violation("status", "x-success-status", status, message, expected))
+        response = operation["responses"].get(str(status))
+        if response is None:
+            documented = ", ".join(sorted(operation["responses"]))
+            message = f"status {status} is not documented ({documented})"
+            return [*found, Violation("status", "responses", status, message)]
+        response = _deref(response, self.document)
+        lowered = {key.lower(): value for key, value in headers.items()}
+        for name, header in response.get("headers", {}).items():
+            if header.get("required") and name.lower() not in lowered:
+                found.append(Violation(f"headers.{name}", "required", None, f"header {name} is missing"))
+        content = response.get("content", {})
+        media = lowered.get("content-type", "").split(";")[0].strip()
+        if content and media not in content:
+            found.append(Violation("headers.content-type", "content", media, f"content type {media!r} not documented"))
+        elif media == "application/json":
+            found.extend(self._body_violations(method, path, status, content[media]["schema"], body))
+        return found
+
+    def _error_violations(self, headers: Mapping[str, str], body: Any) -> list[Violation]:
+        found = []
+        if not any(name.lower() == "x-request-id" for name in headers):
+            found.append(Violation("headers.x-request-id", "required", None, "header x-request-id is missing"))
+        schema = self.document["components"]["schemas"]["ErrorBody"]
+        return found + self._body_violations("*", "*", 0, schema, body)
+
+    def _body_violations(self, method: str, path: str, status: int, schema: Any, body: Any) -> list[Violation]:
+        key = (method, path, status)
+        if key not in self._responses:
+            self._responses[key] = _validator(_deref(schema, self.document))
+        return _collect(self._responses[key], _deref(schema, self.document), body)
+
+    def _operation(self, method: str, path: str) -> Any:
+        paths = self.document.get("paths", {})
+        item = paths.get(path)
+        if item is None and path.startswith("/images/"):
+            item = paths.get("/images/{image_file}")
+        if item is None:
+            return None
+        return item.get(method.lower())
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.document, ensure_ascii=False).encode()
+
+
+def _with_error_style(document: dict[str, Any], style: ErrorStyle) -> dict[str, Any]:
+    schemas = document["components"]["schemas"]
+    for name in ERROR_SCHEMAS.values():
+        if name not in schemas:
+            schemas[name] = _Bundler(contract_path("aimlapi")).bundle()["components"]["schemas"][name]
+    schemas["ErrorBody"] = {"$ref": f"#/components/schemas/{ERROR_SCHEMAS[style]}"}
+    document["x-error-style"] = style
+    return document
+
+
+def _with_success_status(document: dict[str, Any], status: int) -> dict[str, Any]:
+    schemas = document["components"]["schemas"]
+    for branch in schemas["ImageRequest"]["oneOf"]:
+        name = branch["$ref"].rsplit("/", 1)[-1]
+        schemas[name]["x-success-status"] = status
+    responses = document["paths"][IMAGE_PATH]["post"]["responses"]
+    success = next(responses[code] for code in ("200", "201") if code in responses)
+    for code in ("200", "201"):
+        responses.pop(code, None)
+    responses[str(status)] = success
+    return document
+
+
+@functools.lru_cache(maxsize=16)
+def load_contract(
+    profile: Profile = "aimlapi", error_style: ErrorStyle | None = None, success_status: int | None = None
+) -> Contract:
+    """Load a profile once (cached): its document, with the error dialect and success status overridden."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose from {', '.join(PROFILES)}")
+    document = _Bundler(contract_path(profile)).bundle()
+    style: ErrorStyle = error_style or document.get("x-error-style", profile)
+    if style not in ERROR_SCHEMAS:
+        raise ValueError(f"unknown error style {style!r}: choose from {', '.join(ERROR_SCHEMAS)}")
+    document = _with_error_style(document, style)
+    if success_status is not None:
+        document = _with_success_status(document, success_status)
+    return Contract(document, profile, style)
+
+
+def field_of(violations: Sequence[Violation]) -> str | None:
+    """The field named by the first violation, for an error body's `param`."""
+    return violations[0].field or None if violations else None

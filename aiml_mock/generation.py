@@ -1,0 +1,81 @@
+"""Build a success body for a validated request: one `data` item per image, `url` or `b64_json`.
+
+Pure given its inputs (the clock is passed in). A `url` answer renders nothing: the image is rendered when
+the URL is fetched, from the spec its name carries. `b64_json` renders through the shared, bounded cache,
+so `url` and `b64_json` of the same image share one render.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import io
+from typing import Any
+
+from PIL import Image
+
+from aiml_mock.behaviours import caption_label, revised_prompt
+from aiml_mock.images import ImageCache, ImageSpec
+from aiml_mock.urls import UrlSigner, file_name
+from aiml_mock.validation import ImageRequest
+
+DRAWN_PROMPT_CHARS = 300
+NATIVE_FORMATS = ("png", "jpeg", "webp")
+CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "tiff": "image/tiff"}
+
+
+def image_specs(request: ImageRequest, seed: int) -> list[ImageSpec]:
+    """The images a request asks for; the colour comes from the whole prompt and the seed."""
+    digest = hashlib.blake2b(f"{seed}\x00{request.model}\x00{request.prompt}".encode(errors="replace"),
+                             digest_size=8).digest()
+    label = caption_label(request)
+    text = request.prompt[:DRAWN_PROMPT_CHARS]
+    return [
+        ImageSpec(text=text, prompt_digest=digest, model=request.model, width=request.width, height=request.height,
+                  label=label, fmt=request.fmt, index=index)  # type: ignore[arg-type]
+        for index in range(request.count)
+    ]
+
+
+@functools.lru_cache(maxsize=16)
+def _convert(png: bytes, fmt: str) -> bytes:
+    """Formats the fast renderer does not write (TIFF for the upscalers) are converted by Pillow."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(out, format=fmt.upper())
+    return out.getvalue()
+
+
+def image_bytes(spec: ImageSpec, cache: ImageCache) -> bytes:
+    if spec.fmt in NATIVE_FORMATS:
+        return cache.get(spec)
+    return _convert(cache.get(_as_png(spec)), spec.fmt)
+
+
+def _as_png(spec: ImageSpec) -> ImageSpec:
+    return ImageSpec(spec.text, spec.prompt_digest, spec.model, spec.width, spec.height, spec.label, "png", spec.index)
+
+
+def image_b64(spec: ImageSpec, cache: ImageCache) -> str:
+    if spec.fmt in NATIVE_FORMATS:
+        return cache.get_b64(spec)
+    return base64.b64encode(image_bytes(spec, cache)).decode("ascii")
+
+
+def success_body(
+    request: ImageRequest, *, seed: int, now: float, cache: ImageCache, signer: UrlSigner, base_url: str
+) -> dict[str, Any]:
+    """`{"created": ..., "data": [...]}` as the real API answers it."""
+    revised = revised_prompt(request, seed)
+    data: list[dict[str, Any]] = []
+    for spec in image_specs(request, seed):
+        item: dict[str, Any] = {}
+        if revised is not None:
+            item["revised_prompt"] = revised
+        if request.response_format == "b64_json":
+            item["b64_json"] = image_b64(spec, cache)
+        else:
+            name = file_name(spec)
+            item["url"] = f"{base_url}/images/{name}?{signer.query(name, now)}"
+        data.append(item)
+    return {"created": int(now), "data": data}

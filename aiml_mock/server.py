@@ -1,0 +1,108 @@
+"""`MockServer`: the app under uvicorn in a background thread, on a free port, as a context manager.
+
+    with MockServer() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from aiml_mock.app import MockState, create_app
+from aiml_mock.settings import Settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the starting thread the moment it listens (an event, not a poll)."""
+
+    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
+        super().__init__(config)
+        self.started_event = started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.started_event.set()
+
+
+class MockServer:
+    """Runs a mock on 127.0.0.1 (port 0 by default: a free port) until `stop()` or the end of a `with`."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        base = settings or Settings(port=0)
+        self.settings = base.replace(**overrides) if overrides else base
+        self.app = create_app(self.settings)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def state(self) -> MockState:
+        state: MockState = self.app.state.mock
+        return state
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`, the server's root."""
+        host = self.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI SDK (`.../v1`)."""
+        return f"{self.url}/v1"
+
+    def start(self) -> MockServer:
+        if self._thread is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.settings.host, self.settings.port))
+        sock.listen(2048)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level=self.settings.log_level, access_log=False, lifespan="off", timeout_keep_alive=30,
+        )
+        started = threading.Event()
+        self._server = _Server(config, started)
+        self._thread = threading.Thread(target=self._run, args=(sock, started), name="aiml-mock", daemon=True)
+        self._thread.start()
+        started.wait(10)
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError("aiml-mock did not start within 10 s")
+        return self
+
+    def _run(self, sock: socket.socket, started: threading.Event) -> None:
+        assert self._server is not None
+        server = self._server
+        # uvicorn installs signal handlers only in the main thread; here it does not.
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        finally:
+            started.set()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socket is not None:
+            self._socket.close()
+        self._thread = self._server = self._socket = None
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+                 ) -> None:
+        self.stop()

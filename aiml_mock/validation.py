@@ -1,0 +1,118 @@
+"""Pure request handling: raw body bytes -> a validated `ImageRequest`, or an `ApiError` naming the field.
+
+The real API's rules come from the contract (`Contract.validate_request`); what the contract forbids but
+the real API silently ignores (unknown fields) is returned as violations for the journal, or refused
+with `strict=True`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from aiml_mock.contract import Contract, Violation
+from aiml_mock.dimensions import image_count, image_dimensions, image_format
+from aiml_mock.errors import ApiError, unknown_model_error, validation_error
+
+JSON_TYPES = ("application/json", "application/*+json", "text/json")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest:
+    """A request the real API would accept, with defaults filled in and the image facts worked out."""
+
+    model: str
+    prompt: str
+    count: int
+    width: int
+    height: int
+    fmt: str
+    response_format: str
+    params: Mapping[str, Any]
+    violations: tuple[Violation, ...] = field(default=())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.params.get(name)
+        return default if value is None else value
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Only JSON bodies: a form post or text/plain gets 415 before the body is read."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if not media:
+        return  # curl -d without -H sends no type at all on some clients; the JSON parse decides
+    if media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise ApiError(
+        415,
+        f"Unsupported content type {media!r}: send the body as JSON with Content-Type: application/json",
+        openai_message=f"Invalid Content-Type header ({media}), expected application/json.",
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a body strictly: empty, malformed, NaN/Infinity and absurdly nested bodies are 400s."""
+    if not raw.strip():
+        raise ApiError(400, "Body validation error! The request body is empty: send a JSON object",
+                       openai_message="We could not parse the JSON body of your request. The body is empty.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as fast_error:
+        try:  # orjson refuses lone surrogates (valid JSON escapes, e.g. "\ud800"); the stdlib reads them
+            return json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            pass
+        detail = str(fast_error).split(":", 1)[0]
+        raise ApiError(
+            400,
+            f"Body validation error! The request body is not valid JSON ({detail})",
+            openai_message=(
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON."
+            ),
+        ) from None
+
+
+def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Absent fields and `null` take their defaults (the seed page marks size/style/response_format nullable)."""
+    params = dict(defaults)
+    params.update({key: value for key, value in body.items() if value is not None or key not in defaults})
+    return params
+
+
+def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> ImageRequest:
+    """Check a parsed body against its model's schema and build the request, or raise `ApiError(400)`."""
+    problems = contract.validate_request(body)
+    if problems:
+        first = problems[0]
+        if first.path == "$.model" and first.rule == "enum":
+            raise unknown_model_error(contract.unknown_model_message(str(first.value)), first.value)
+        model_id = body.get("model") if isinstance(body, dict) else None
+        raise validation_error(problems, model_id if isinstance(model_id, str) else contract.default_model)
+    violations = tuple(contract.check_request(body))
+    spec = contract.models[str(body.get("model") or contract.default_model)]
+    if strict and violations:
+        raise validation_error(violations, spec.id)
+    params = _fill_defaults(body, spec.defaults)
+    params["model"] = spec.id
+    width, height = image_dimensions(params, spec.properties)
+    response_format = params.get("response_format") or "url"
+    return ImageRequest(
+        model=spec.id,
+        prompt=str(params.get("prompt") or ""),
+        count=image_count(params),
+        width=width,
+        height=height,
+        fmt=image_format(params),
+        response_format=str(response_format),
+        params=params,
+        violations=violations,
+    )

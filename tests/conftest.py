@@ -1,0 +1,77 @@
+"""Shared fixtures: in-process clients whose every response is checked against the contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from aiml_mock import MockServer, Settings, create_app
+from aiml_mock.contract import Contract
+
+pytest_plugins = ["pytester"]
+
+PROMPT = "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses."
+AUTH = {"Authorization": "Bearer sk-test"}
+
+
+def contract_hook(contract: Contract) -> Callable[[httpx.Response], None]:
+    """An httpx response hook failing the test when a response breaks the contract."""
+
+    def check(response: httpx.Response) -> None:
+        response.read()
+        request = response.request
+        model = None
+        if request.method == "POST" and request.content:
+            try:
+                sent = json.loads(request.content)
+                model = sent.get("model", contract.default_model) if isinstance(sent, dict) else None
+            except (ValueError, RecursionError):
+                model = None
+        path = request.url.path
+        if request.method == "OPTIONS" or path == "/openapi.json":
+            return
+        ctype = response.headers.get("content-type", "")
+        body: Any = response.json() if ctype.startswith("application/json") else None
+        violations = contract.validate_response(request.method, path, response.status_code, response.headers, body,
+                                                model_id=model)
+        assert not violations, f"{request.method} {path} -> {response.status_code} broke the contract: {violations}"
+
+    return check
+
+
+def checked_client(settings: Settings | None = None) -> TestClient:
+    app = create_app(settings or Settings())
+    client = TestClient(app, raise_server_exceptions=True)
+    client.event_hooks["response"] = [contract_hook(app.state.mock.contract)]
+    return client
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with checked_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    made: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        test_client = checked_client(Settings(**settings))
+        made.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in made:
+        test_client.close()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server

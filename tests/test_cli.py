@@ -1,0 +1,77 @@
+"""`aiml-mock serve` as a user runs it: a real process, its printed URL, flags and env variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiml_mock.cli import build_parser, settings_from_args
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **(env or {})}) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
+            url = line.split("listening on ")[1].split()[0]
+            yield process, url
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(10)
+
+
+def post(url: str, body: dict[str, object], key: str = "k") -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(f"{url}/v1/images/generations", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_serve_prints_its_url_and_base_url_and_answers() -> None:
+    with serve() as (process, url):
+        assert process.stdout is not None
+        assert f'base_url="{url}/v1"' in process.stdout.readline()
+        status, body = post(url, {"model": "dall-e-3", "prompt": "x"})
+        assert status == 201 and body["data"]
+
+
+def test_flags_and_environment_configure_the_server() -> None:
+    with serve("--success-status", "200", "--api-key", "sk-a", env={"AIML_MOCK_ERROR_STYLE": "openai"}) as (_, url):
+        assert post(url, {"model": "dall-e-3", "prompt": "x"}, key="sk-a")[0] == 200
+        status, body = post(url, {"model": "dall-e-3", "prompt": "x"}, key="sk-b")
+        assert status == 401 and body["error"]["code"] == "invalid_api_key"  # type: ignore[index]
+
+
+def test_sigterm_stops_the_server_promptly() -> None:
+    with serve() as (process, _):
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0
+        assert time.monotonic() - started < 3
+
+
+def test_repeatable_api_key_flag_parses_into_settings() -> None:
+    args = build_parser().parse_args(["serve", "--api-key", "a", "--api-key", "b", "--profile", "openai"])
+    settings = settings_from_args(args)
+    assert settings.api_keys == ("a", "b") and settings.profile == "openai"
+
+
+def test_bad_flag_value_exits_with_a_message() -> None:
+    result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--success-status", "404"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "2xx" in result.stderr

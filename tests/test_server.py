@@ -1,0 +1,27 @@
+"""MockServer: a real socket on a free port, started and stopped cleanly."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from aiml_mock import MockServer
+
+
+def test_server_listens_on_a_free_port_and_stops() -> None:
+    with MockServer() as server:
+        assert server.port > 0 and server.base_url == f"http://127.0.0.1:{server.port}/v1"
+        with urllib.request.urlopen(f"{server.url}/health", timeout=5) as response:  # noqa: S310
+            assert json.load(response)["status"] == "ok"
+    try:
+        urllib.request.urlopen(f"{server.url}/health", timeout=2)  # noqa: S310
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the server still answers after stop()")
+
+
+def test_two_servers_run_side_by_side_with_their_own_settings() -> None:
+    with MockServer(success_status=200) as first, MockServer() as second:
+        assert first.port != second.port
+        assert first.settings.success_status == 200 and second.settings.success_status is None
