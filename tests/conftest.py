@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
 from aiml_mock import MockServer, Settings, create_app
 from aiml_mock.contract import Contract
 
 pytest_plugins = ["pytester"]
+
+# Bounded for CI (the whole suite stays within minutes on 2 cores); `HYPOTHESIS_PROFILE=deep pytest` (or
+# `pytest --hypothesis-profile=deep`) runs many more examples for a deep search.
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PROMPT = "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses."
 AUTH = {"Authorization": "Bearer sk-test"}

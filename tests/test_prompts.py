@@ -183,7 +183,7 @@ def test_huge_and_negative_seeds_are_accepted() -> None:
     assert revise_prompt(T_REX, seed=10**5000)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(
     prompt=st.one_of(
         st.text(max_size=5000),
@@ -204,7 +204,7 @@ def test_hostile_input_never_raises_and_output_is_clean_and_bounded(
     assert revise_prompt(prompt, style=style, quality=quality, seed=seed) == revised
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     words=st.lists(
         st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=12), min_size=1, max_size=20
