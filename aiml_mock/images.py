@@ -16,8 +16,9 @@ Why it is fast (Pillow's plain ``Image.new("RGB").save("PNG")`` costs 10-40 ms a
   combined arithmetically. The palette chunk carries the colours, so a new colour costs nothing.
 * JPEG is stitched the same way: every 16-row MCU row is its own restart interval, so the few MCU rows that
   hold text or border are encoded by Pillow and the flat MCU row is encoded once and repeated.
-* WebP is a hand-written lossless (VP8L) stream: the palette as a colour-indexing transform, one 8-bit code
-  per 4 pixels (so rows are a ``bytes.translate``), and a row equal to the one above is a single copy token.
+* WebP is a hand-written lossless (VP8L) stream, pixel-identical to the PNG: the palette as a colour-indexing
+  transform, one 8-bit code per 4 pixels (so rows are a ``bytes.translate``), and rows repeating the row above
+  cost a few bits each ("copy the row above").
 """
 
 from __future__ import annotations
@@ -584,22 +585,22 @@ def _jpeg(plan: _Plan) -> bytes:
     for top, bottom in ranges:
         special.update(range(top // _MCU, -(-bottom // _MCU)))
     flat_row = next((row for row in range(mcu_rows) if row not in special), None)
-    flat = (
-        None
-        if flat_row is None
-        else _split_jpeg(_encode_jpeg(_rows(plan, flat_row * _MCU, flat_row * _MCU + _MCU), True))
-    )
+    flat = None
+    if flat_row is not None:
+        flat = _split_jpeg(_encode_jpeg(_rows(plan, flat_row * _MCU, (flat_row + 1) * _MCU), restart=True))
     if flat is None or len(flat[2]) != 1:  # no flat MCU row (small images), or an unexpected encoder
         return _encode_jpeg(_rows(plan, 0, height), restart=False)
     intervals: list[bytes] = []
     header, sof_height = b"", 0
-    ordered = sorted(special)
-    runs = [(first, first) for first in ordered[:1]]
-    for row in ordered[1:]:
-        runs[-1:] = [(runs[-1][0], row)] if row == runs[-1][1] + 1 else [runs[-1], (row, row)]
+    runs: list[list[int]] = []  # [first, last] of each stretch of consecutive special MCU rows
+    for row in sorted(special):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
     for first, last in runs:
         intervals.extend(flat[2] * (first - len(intervals)))
-        strip = _split_jpeg(_encode_jpeg(_rows(plan, first * _MCU, min(height, (last + 1) * _MCU)), True))
+        strip = _split_jpeg(_encode_jpeg(_rows(plan, first * _MCU, min(height, (last + 1) * _MCU)), restart=True))
         if strip is None or len(strip[2]) != last - first + 1:  # pragma: no cover - unexpected encoder
             return _encode_jpeg(_rows(plan, 0, height), restart=False)
         header, sof_height = strip[0], strip[1]
@@ -852,11 +853,13 @@ def _webp(plan: _Plan) -> bytes:
 def render_image(spec: ImageSpec) -> bytes:
     """Render ``spec`` to the bytes of an image file; pure, so the same spec always gives the same bytes.
 
-    Costs on a 2-core machine (see bench/bench_render.py): PNG ~0.3-0.5 ms up to 1792x1024 and a few ms at
-    8192x8192 with O(width x text-band) memory; JPEG ~1-2 ms at 1024x1024, also O(width x band) memory;
-    WebP ~10 ms at 1024x1024 but it builds the whole RGB image, ~9 bytes per pixel transient (~150 MB at
-    4096x4096, ~600 MB at 8192x8192) and takes ~1 s at 8192x8192.
-    The first render at a new width also compresses that width's flat rows once (~1-15 ms).
+    Medians on a 2-core VM with a 300-character prompt (bench/bench_render.py; this VM's speed drifts ~1.7x):
+    PNG and WebP 0.4-0.9 ms up to 1792x1024, ~2 ms at 2048x2048, ~6 ms at 4096x4096 and at 8192x8192; JPEG
+    1.2-2.5 ms up to 1792x1024, ~16-18 ms at 4096x4096 and 8192x8192. No full-size image is ever built: memory
+    is O(width x text band), under 15 MB at 8192x8192. The first render at a new size in a process also builds
+    that size's font atlases (~7 ms each, then cached) and its flat rows' deflate data (~2-9 ms per width).
+    CPU-bound and synchronous: from asyncio, call it (or :meth:`ImageCache.get`) in a thread for big sizes.
+    Raises ``ValueError`` for a format other than png, jpeg, webp.
     """
     if spec.fmt not in CONTENT_TYPES:
         raise ValueError(f"cannot render format {spec.fmt!r}; supported: {', '.join(CONTENT_TYPES)}")
@@ -901,7 +904,13 @@ class ImageCache:
         return self._size
 
     def __len__(self) -> int:
+        """Number of entries (image bytes and base64 texts count separately)."""
         return len(self._entries)
+
+    def __contains__(self, spec: object) -> bool:
+        """Whether the image bytes of ``spec`` are cached."""
+        with self._lock:
+            return spec in self._entries
 
     def clear(self) -> None:
         with self._lock:

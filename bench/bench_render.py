@@ -1,9 +1,10 @@
 """Benchmark placeholder rendering against Pillow's plain RGB-to-PNG path, measured in the same run.
 
-For each size and format it prints the median first render of unique prompts (nothing cached but the per-width
-flat-row data and font atlases, which a warm-up render builds and which is reported as "warm-up"), the median
-cached ``ImageCache.get``, the output size, and how many times faster than the baseline
-``Image.new("RGB", size, colour).save(buffer, "PNG")`` the first render is.
+For each size and format it prints the median first render of unique prompts (nothing is cached but the
+per-width flat-row data and the font atlases, built by one warm-up render whose time is shown as "warm-up"),
+the median cached ``ImageCache.get``, the output size, and how many times faster the first render is than the
+baseline ``Image.new("RGB", size, colour).save(buffer, "PNG")``. Renders and baseline runs are interleaved, so
+the ratio holds even when the machine's speed drifts during the run.
 
     /work/venv/bin/python bench/bench_render.py [--reps N] [--prompt-chars N] [--sizes 256x256,8192x8192]
 """
@@ -54,13 +55,10 @@ class Prompts:
         return ImageSpec(text, digest, "dall-e-3", width, height, "hd", fmt)
 
 
-def median_ms(action: Callable[[], object], reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter_ns()
-        action()
-        times.append(time.perf_counter_ns() - start)
-    return statistics.median(times) / 1e6
+def elapsed_ms(action: Callable[[], object]) -> float:
+    start = time.perf_counter_ns()
+    action()
+    return (time.perf_counter_ns() - start) / 1e6
 
 
 def baseline_png(width: int, height: int) -> bytes:
@@ -71,7 +69,7 @@ def baseline_png(width: int, height: int) -> bytes:
 
 
 def reps_for(width: int, height: int, reps: int) -> int:
-    """Fewer repetitions for big images so the whole run stays around a minute."""
+    """Fewer repetitions for big images, so the whole run stays well under a minute."""
     pixels = width * height
     return max(3, reps if pixels <= 2_100_000 else reps // 4 if pixels <= 4_200_000 else reps // 20)
 
@@ -84,6 +82,35 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
+def bench_size(prompts: Prompts, width: int, height: int, reps: int) -> None:
+    """Measure and print one line per format for one size."""
+    warm_up = {fmt: elapsed_ms(functools.partial(render_image, prompts.spec(width, height, fmt))) for fmt in FORMATS}
+    first: dict[ImageFormat, list[float]] = {fmt: [] for fmt in FORMATS}
+    sizes: dict[ImageFormat, list[int]] = {fmt: [] for fmt in FORMATS}
+    baseline: list[float] = []
+    baseline_every = max(1, reps // max(3, reps // 5))
+    for rep in range(reps):
+        for fmt in FORMATS:
+            spec = prompts.spec(width, height, fmt)
+            start = time.perf_counter_ns()
+            data = render_image(spec)
+            first[fmt].append((time.perf_counter_ns() - start) / 1e6)
+            sizes[fmt].append(len(data))
+        if rep % baseline_every == 0:
+            baseline.append(elapsed_ms(functools.partial(baseline_png, width, height)))
+    base = statistics.median(baseline)
+    for fmt in FORMATS:
+        cache = ImageCache()
+        spec = prompts.spec(width, height, fmt)
+        cache.get(spec)
+        cached = statistics.median(elapsed_ms(functools.partial(cache.get, spec)) for _ in range(1000))
+        render = statistics.median(first[fmt])
+        print(
+            f"{width:>5}x{height:<4} {fmt:>4} {render:9.3f} {cached * 1000:9.2f} {statistics.median(sizes[fmt]):9.0f} "
+            f"{base:11.2f} {base / render:8.1f} {warm_up[fmt]:10.2f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reps", type=int, default=100, help="renders per size and format (fewer for big sizes)")
@@ -93,39 +120,14 @@ def main(argv: list[str] | None = None) -> None:
     prompts = Prompts(args.prompt_chars)
     print(
         f"Python {platform.python_version()}, Pillow {PIL.__version__}, {platform.machine()}, "
-        f"prompt {args.prompt_chars} chars, medians"
+        f"prompt {args.prompt_chars} chars; medians; first = unique prompt, nothing cached"
     )
     print(
         f"{'size':>10} {'fmt':>4} {'first ms':>9} {'cached us':>9} {'bytes':>9} {'baseline ms':>11} "
         f"{'x faster':>8} {'warm-up ms':>10}"
     )
     for width, height in args.sizes:
-        reps = reps_for(width, height, args.reps)
-        baseline = median_ms(functools.partial(baseline_png, width, height), max(3, reps // 5))
-        for fmt in FORMATS:
-            row = bench_one(prompts, width, height, fmt, reps)
-            print(
-                f"{width:>5}x{height:<4} {fmt:>4} {row['first']:9.3f} {row['cached'] * 1000:9.2f} "
-                f"{row['bytes']:9.0f} {baseline:11.2f} {baseline / row['first']:8.1f} {row['warm_up']:10.2f}"
-            )
-
-
-def bench_one(prompts: Prompts, width: int, height: int, fmt: ImageFormat, reps: int) -> dict[str, float]:
-    """Warm-up, median first render, median cached get (all ms) and median size of one size and format."""
-    start = time.perf_counter_ns()
-    render_image(prompts.spec(width, height, fmt))  # builds this width's flat rows and the font atlases
-    warm_up = (time.perf_counter_ns() - start) / 1e6
-    sizes: list[int] = []
-
-    def first_render() -> None:
-        sizes.append(len(render_image(prompts.spec(width, height, fmt))))
-
-    first = median_ms(first_render, reps)
-    cache = ImageCache()
-    spec = prompts.spec(width, height, fmt)
-    cache.get(spec)
-    cached = median_ms(functools.partial(cache.get, spec), 1000)
-    return {"first": first, "cached": cached, "bytes": statistics.median(sizes), "warm_up": warm_up}
+        bench_size(prompts, width, height, reps_for(width, height, args.reps))
 
 
 if __name__ == "__main__":
