@@ -1,4 +1,4 @@
-"""`aiml-mock`: serve the mock, or print where its contract lives.
+"""`aiml-mock`: serve the mock, probe a running one (`health`), or print where its contract lives.
 
 Every `serve` flag has an `AIML_MOCK_*` environment variable of the same name (`--success-status` is
 `AIML_MOCK_SUCCESS_STATUS`); a flag wins over the variable.
@@ -14,13 +14,15 @@ import signal
 import socket
 import sys
 import typing
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, get_args
 
 from aiml_mock import __version__
 from aiml_mock.contract import PROFILES, contract_path
-from aiml_mock.settings import ENV_PREFIX, Settings, field_type
+from aiml_mock.settings import ENV_PREFIX, Settings, field_type, parse_value
 
 
 def _serve_parser(sub: Any) -> None:
@@ -57,7 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     contract = sub.add_parser("contract", help="print the path of a profile's OpenAPI file")
     contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
+    _health_parser(sub)
     return parser
+
+def _health_parser(sub: Any) -> None:
+    health = sub.add_parser(
+        "health", help="exit 0 if the mock on this machine answers GET /health with 200 (a HEALTHCHECK without curl)",
+        description="Probe the local mock: exit 0 on a 200 from /health, 1 otherwise. Reads the same AIML_MOCK_HOST"
+                    " and AIML_MOCK_PORT as `serve` (0.0.0.0 is probed on 127.0.0.1, :: on ::1).",
+    )
+    health.add_argument("--host", help="address the server binds [env AIML_MOCK_HOST; default 127.0.0.1]")
+    health.add_argument("--port", type=int, help="port the server listens on [env AIML_MOCK_PORT; default 8000]")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer [default 2]")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -140,11 +153,52 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def health(host: str, port: int, timeout: float) -> int:
+    """0 when `GET /health` on the local server answers 200 within `timeout` seconds, else 1 (never 2, which
+    Docker reserves), with one line saying why: the exit status a container HEALTHCHECK wants."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    url = f"http://[{target}]:{port}/health" if ":" in target else f"http://{target}:{port}/health"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP(S)_PROXY
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+        error.close()
+    except (OSError, ValueError) as error:  # refused, timed out, unresolvable: URLError is an OSError
+        reason = getattr(error, "reason", error)
+        print(f"aiml-mock health: {url}: {reason}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"aiml-mock health: {url} answered {status}", file=sys.stderr)
+        return 1
+    print(f"aiml-mock health: {url} ok", flush=True)
+    return 0
+
+
+def health_command(args: argparse.Namespace) -> int:
+    """`aiml-mock health`: the flags, else the `AIML_MOCK_*` variables `serve` reads, else the defaults."""
+    defaults = Settings()
+    try:
+        host = args.host or parse_value("host", os.environ.get(ENV_PREFIX + "HOST", "")) or defaults.host
+        port = args.port if args.port is not None else parse_value(
+            "port", os.environ.get(ENV_PREFIX + "PORT", str(defaults.port)))
+    except ValueError as error:
+        print(f"aiml-mock health: bad {ENV_PREFIX}PORT: {error}", file=sys.stderr)
+        return 1
+    if not 0 < port < 65536:
+        print(f"aiml-mock health: port {port} cannot be probed (a server on port 0 picks its own)", file=sys.stderr)
+        return 1
+    return health(host, port, args.timeout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return serve(settings_from_args(args))
+        if args.command == "health":
+            return health_command(args)
         if args.command == "contract":
             print(contract_path(args.profile))
             return 0
