@@ -7,6 +7,7 @@ command parses, every `AIML_MOCK_*` variable is a real setting, the health check
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aiml_mock import Settings
+from aiml_mock import MockServer, Settings
 from aiml_mock.cli import build_parser
 from aiml_mock.settings import ENV_PREFIX
 from tests.dockerfile import DOCKERFILE, ROOT, parse_dockerfile
@@ -123,3 +124,18 @@ def test_workflow_steps_run_files_that_exist() -> None:
         for step in load(workflow)["jobs"]["test"]["steps"]:
             for script in re.findall(r"\bnode (\S+\.js)", step.get("run", "")):
                 assert (ROOT / script).is_file(), f"{workflow.name} runs {script}, which does not exist"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="`node` is not installed: the workflow's step cannot run")
+def test_service_workflow_test_step_passes_against_a_mock_configured_like_its_service(tmp_path: Path) -> None:
+    job = load(SERVICE_WORKFLOW)["jobs"]["test"]
+    [service] = job["services"].values()
+    [step] = [step for step in job["steps"] if "node " in step.get("run", "")]
+    settings = Settings.from_env({key: str(value) for key, value in service["env"].items()}, host="127.0.0.1",
+                                 port=0)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the checkout, without writing into it
+    with MockServer(settings) as server:
+        job_env = {key: str(value).replace("http://localhost:8000", server.url) for key, value in job["env"].items()}
+        result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env={**os.environ, **job_env},
+                                capture_output=True, text=True, timeout=60)  # `bash -e {0}`, as the runner does
+    assert result.returncode == 0, result.stdout + result.stderr
