@@ -26,6 +26,7 @@ from aiml_mock.contract import Contract, load_contract
 from aiml_mock.errors import ApiError, error_body
 from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
 from aiml_mock.images import ImageCache
+from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.settings import Settings
 from aiml_mock.urls import UrlSigner, spec_from_name
 from aiml_mock.validation import check_content_type, parse_json, validate_request
@@ -158,16 +159,16 @@ async def list_models(request: Request) -> Response:
     request_id = new_request_id()
     state = _state(request)
     try:
-        check_bearer(request.headers.get("authorization"), state.settings.api_keys)
+        if listing_requires_key(state.contract):  # the AI/ML API lists models without a key; OpenAI does not
+            check_bearer(request.headers.get("authorization"), state.settings.api_keys)
     except ApiError as error:
         return error_response(error, request, request_id, started)
-    created = int(state.started)
-    data = [
-        {"id": model_id, "object": "model", "type": "image", "owned_by": model_id.partition("/")[0]
-         if "/" in model_id else "aimlapi", "created": created}
-        for model_id in sorted(state.contract.models)
-    ]
-    return json_response(200, {"object": "list", "data": data}, request_id, started)
+    body = orjson.dumps(model_list(state.contract, request.query_params.multi_items(), int(state.started)))
+    tag = etag(body)
+    headers = _headers(request_id, started, {"etag": tag})
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, 200, headers, "application/json")
 
 
 async def health(request: Request) -> Response:

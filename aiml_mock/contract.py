@@ -189,6 +189,10 @@ def _to_violations(error: Any, schema: Mapping[str, Any]) -> list[Violation]:
         extra = [key for key in value if key not in known]
         message = "unknown field (the real API ignores it; the contract does not define it)"
         return [Violation(_json_path([*instance_path, key]), rule, value[key], message, sorted(known)) for key in extra]
+    if rule == "pattern" and isinstance(parent := _parent(schema, schema_path), dict):
+        hint = parent.get("x-mock-pattern-message")  # the regex itself is no help to a reader
+        if isinstance(hint, str):
+            return [Violation(_json_path(instance_path), rule, value, hint, expected)]
     if rule == "required" and isinstance(value, dict):
         missing = [name for name in expected or () if name not in value]
         name = _quoted(error.message) or (missing[0] if missing else "")
@@ -204,6 +208,18 @@ def _to_violations(error: Any, schema: Mapping[str, Any]) -> list[Violation]:
             if found:
                 return [_prefixed(violation, instance_path) for violation in found]
     return [Violation(_json_path(instance_path), rule, value, error.message, expected)]
+
+
+def _unprefixed(model_id: str) -> str:
+    """`openai/gpt-image-1` -> `gpt-image-1`: the id without its provider prefix (unchanged without one)."""
+    return model_id.partition("/")[2] or model_id
+
+
+def _parent(schema: Mapping[str, Any], schema_path: list[str]) -> Any:
+    try:
+        return _pointer(schema, "/".join(schema_path[:-1]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _quoted(message: str) -> str | None:
@@ -281,13 +297,20 @@ class Contract:
         return self.models.get(model_id)
 
     def nearest_models(self, name: str, limit: int = 3) -> list[str]:
-        """Model ids close to a mistyped one, best first (`dalle-3` -> `dall-e-3`)."""
-        ids = list(self.models)
-        close = difflib.get_close_matches(name, ids, n=limit, cutoff=0.6)
-        if not close:
-            lowered = name.lower()
-            close = [model_id for model_id in ids if lowered and lowered in model_id.lower()][:limit]
-        return close
+        """Model ids close to a mistyped one, best first.
+
+        Case and a provider prefix too many or too few come first (`DALL-E-3`, `openai/dall-e-3` and
+        `gpt-image-1` find `dall-e-3` and `openai/gpt-image-1`), then spelling (`dalle-3`), then substrings.
+        """
+        wanted = name.strip().lower()
+        if not wanted:
+            return []
+        by_lower = {model_id.lower(): model_id for model_id in self.models}
+        exact = [by_lower[key] for key in (wanted, _unprefixed(wanted)) if key in by_lower]
+        exact += [model_id for key, model_id in by_lower.items() if _unprefixed(key) in (wanted, _unprefixed(wanted))]
+        close = [by_lower[key] for key in difflib.get_close_matches(wanted, list(by_lower), n=limit, cutoff=0.6)]
+        contained = [model_id for key, model_id in by_lower.items() if wanted in key]
+        return list(dict.fromkeys([*exact, *close, *contained]))[:limit]
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -328,7 +351,8 @@ class Contract:
     def unknown_model_message(self, model_id: str) -> str:
         near = self.nearest_models(model_id)
         hint = f" Did you mean {' or '.join(map(repr, near))}?" if near else ""
-        return f"Unknown model {model_id!r}.{hint} See GET /v1/models for the {len(self.models)} models served."
+        shown = repr(model_id if len(model_id) <= 120 else model_id[:117] + "...")  # no echo of a huge body
+        return f"Unknown model {shown}.{hint} See GET /v1/models for the {len(self.models)} models served."
 
     # -- responses ------------------------------------------------------------------------------
 

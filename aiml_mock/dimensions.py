@@ -1,8 +1,10 @@
-"""How a request's fields say what to render: pixel size, how many images, which encoding.
+"""How a request's fields say what to render: pixel size, how many images, which encoding, how delivered.
 
-Models say the size in different ways (`size: "1024x1792"`, `image_size` presets or `{width, height}`,
-`aspect_ratio` with `resolution`); the count as `n` or `num_images`; the encoding as `output_format`.
-These rules are generic over the field names, so a new model needs only its schema in the contract.
+Models say the size in different ways (`size: "1024x1792"`, `image_size` presets, `"2K"` or `{width, height}`,
+`aspect_ratio` with `resolution`, `max_resolution`); the count as `n` or `num_images`; the encoding as
+`output_format`; the delivery as `response_format` or `convert_base64_to_url`. These rules are generic over
+the field names, so a new model needs only its schema in the contract. The README's "Supported models"
+section documents the mapping; keep the two in step.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_SIDE = 1024
+MAX_SIDE = 8192
 
-# fal.ai's presets, which the FLUX/Qwen/SD schemas on the provider share.
+# fal.ai's presets, which the FLUX/Qwen/SD/Seedream-v4 schemas on the provider share.
 IMAGE_SIZE_PRESETS: Mapping[str, tuple[int, int]] = {
     "square_hd": (1024, 1024),
     "square": (512, 512),
@@ -23,8 +26,8 @@ IMAGE_SIZE_PRESETS: Mapping[str, tuple[int, int]] = {
     "landscape_16_9": (1024, 576),
 }
 
-# The long-side budget a `resolution` names; an aspect ratio keeps about base x base pixels.
-RESOLUTION_BASE: Mapping[str, int] = {"1k": 1024, "2k": 2048, "4k": 4096, "720": 1280, "1080": 1920}
+# A resolution name is a side length: alone it gives a square, with an aspect ratio the same pixel area.
+RESOLUTION_SIDES: Mapping[str, int] = {"1k": 1024, "1.5k": 1536, "2k": 2048, "4k": 4096}
 
 FORMAT_ALIASES: Mapping[str, str] = {"jpg": "jpeg", "tif": "tiff"}
 
@@ -35,11 +38,16 @@ def parse_size(text: str) -> tuple[int, int] | None:
     if not sep or not width.isdigit() or not height.isdigit():
         return None
     w, h = int(width), int(height)
-    return (w, h) if 0 < w <= 8192 and 0 < h <= 8192 else None
+    return (w, h) if 0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE else None
 
 
-def _from_ratio(ratio: str, resolution: Any) -> tuple[int, int]:
-    base = RESOLUTION_BASE.get(str(resolution).lower(), DEFAULT_SIDE) if resolution is not None else DEFAULT_SIDE
+def resolution_side(value: Any) -> int | None:
+    """`"2K"` -> 2048 (any case); None for anything that is not a resolution name."""
+    return RESOLUTION_SIDES.get(value.lower()) if isinstance(value, str) else None
+
+
+def _from_ratio(ratio: str, base: int) -> tuple[int, int]:
+    """About `base x base` pixels in the given `w:h` shape, each side a multiple of 16."""
     left, sep, right = ratio.partition(":")
     try:
         value = float(left) / float(right) if sep else 1.0
@@ -52,7 +60,14 @@ def _from_ratio(ratio: str, resolution: Any) -> tuple[int, int]:
 
 
 def _round16(value: float) -> int:
-    return max(16, min(8192, int(round(value / 16)) * 16))
+    return max(16, min(MAX_SIDE, int(round(value / 16)) * 16))
+
+
+def _side(value: Any, fallback: int) -> int:
+    """A width or height as sent (some schemas type them `number`): rounded, kept within 1..MAX_SIDE."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return fallback
+    return max(1, min(MAX_SIDE, int(round(value))))
 
 
 def object_defaults(field_schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,30 +81,50 @@ def object_defaults(field_schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _image_size(value: Any, field_schema: Mapping[str, Any]) -> tuple[int, int] | None:
+    """`image_size` as a preset, a resolution name or `{width, height}`; absent: the object's own defaults."""
+    if isinstance(value, str):
+        if value in IMAGE_SIZE_PRESETS:
+            return IMAGE_SIZE_PRESETS[value]
+        side = resolution_side(value)
+        return (side, side) if side else None
+    defaults = object_defaults(field_schema)
+    if isinstance(value, Mapping):
+        width = _side(value.get("width", defaults.get("width")), DEFAULT_SIDE)
+        return width, _side(value.get("height", defaults.get("height")), DEFAULT_SIDE)
+    if value is None and "width" in defaults and "height" in defaults:
+        return _side(defaults["width"], DEFAULT_SIDE), _side(defaults["height"], DEFAULT_SIDE)
+    return None
+
+
 def image_dimensions(params: Mapping[str, Any], properties: Mapping[str, Any]) -> tuple[int, int]:
-    """The pixel size a request implies, from whichever size field its model uses."""
+    """The pixel size a request implies, from whichever size field its model uses.
+
+    `params` are the request's fields with the model's defaults filled in; `properties` is the model's
+    request schema, read for the defaults of an `image_size` object.
+    """
     size = params.get("size")
     if isinstance(size, str) and (parsed := parse_size(size)):
         return parsed
-    image_size = params.get("image_size")
-    if isinstance(image_size, str) and image_size in IMAGE_SIZE_PRESETS:
-        return IMAGE_SIZE_PRESETS[image_size]
-    if isinstance(image_size, Mapping):
-        defaults = object_defaults(properties.get("image_size", {}))
-        width = image_size.get("width", defaults.get("width", DEFAULT_SIDE))
-        height = image_size.get("height", defaults.get("height", DEFAULT_SIDE))
-        return int(width), int(height)
+    if "image_size" in params or "image_size" in properties:
+        found = _image_size(params.get("image_size"), properties.get("image_size", {}))
+        if found:
+            return found
     ratio = params.get("aspect_ratio")
-    resolution = params.get("resolution", params.get("max_resolution"))
+    base = resolution_side(params.get("resolution"))
     if isinstance(ratio, str) and ratio != "auto":
-        return _from_ratio(ratio, resolution)
-    if resolution is not None:
-        side = RESOLUTION_BASE.get(str(resolution).lower(), DEFAULT_SIDE)
+        return _from_ratio(ratio, base or DEFAULT_SIDE)
+    if base:
+        return base, base
+    longest = params.get("max_resolution")
+    if isinstance(longest, int | float) and not isinstance(longest, bool):
+        side = _side(longest, DEFAULT_SIDE)
         return side, side
     return DEFAULT_SIDE, DEFAULT_SIDE
 
 
 def image_count(params: Mapping[str, Any]) -> int:
+    """How many images: `n` or `num_images`, else one."""
     for name in ("n", "num_images"):
         value = params.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -98,9 +133,23 @@ def image_count(params: Mapping[str, Any]) -> int:
 
 
 def image_format(params: Mapping[str, Any]) -> str:
-    """The encoding asked for: png unless the model takes `output_format`."""
+    """The encoding asked for: png unless the model takes `output_format` (`jpg` and `tif` are aliases)."""
     value = params.get("output_format")
     if not isinstance(value, str):
         return "png"
     value = value.lower()
     return FORMAT_ALIASES.get(value, value)
+
+
+def image_delivery(params: Mapping[str, Any]) -> str:
+    """`url` or `b64_json`: `response_format` where the model has it, else `convert_base64_to_url: false`.
+
+    The provider documents `convert_base64_to_url` (Imagen, Reve, nano-banana-edit) as "if True, the URL to the
+    image will be returned; otherwise, the file will be provided in base64 format".
+    """
+    value = params.get("response_format")
+    if isinstance(value, str):
+        return value
+    if params.get("convert_base64_to_url") is False:
+        return "b64_json"
+    return "url"

@@ -160,6 +160,8 @@ def zod_text(violation: Violation) -> str:
         text = f"Array must contain at most {expected} element(s)"
     elif rule == "minItems":
         text = f"Array must contain at least {expected} element(s)"
+    elif rule == "pattern":
+        text = f"Invalid, {violation.message}; received {_short(value)}"
     elif rule == "format":
         text = f"Invalid {expected}, received {_short(value)}"
     elif rule == "additionalProperties":
@@ -222,5 +224,5 @@ def unknown_model_error(message: str, model: Any) -> ApiError:
         param="model",
         code="model_not_found",
         type="invalid_request_error",
-        openai_message=f"The model `{model}` does not exist or you do not have access to it. {message}",
+        openai_message=f"The model `{str(model)[:120]}` does not exist or you do not have access to it. {message}",
     )

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from aiml_mock.contract import Contract, Violation
-from aiml_mock.dimensions import image_count, image_dimensions, image_format
+from aiml_mock.dimensions import image_count, image_delivery, image_dimensions, image_format
 from aiml_mock.errors import ApiError, unknown_model_error, validation_error
 
 JSON_TYPES = ("application/json", "application/*+json", "text/json")
@@ -104,7 +104,7 @@ def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> 
     params = _fill_defaults(body, spec.defaults)
     params["model"] = spec.id
     width, height = image_dimensions(params, spec.properties)
-    response_format = params.get("response_format") or "url"
+    response_format = image_delivery(params)
     return ImageRequest(
         model=spec.id,
         prompt=str(params.get("prompt") or ""),

@@ -40,6 +40,35 @@ DALLE2_TOLERATED_QUALITY = {
 }
 
 
+# Image references: an http(s) URL, or a data URL carrying a base64 image (media type image/*, valid padding).
+_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
+_HTTP_URL = r"[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+(?:[/?#]\S*)?"
+_DATA_URL = r"[Dd][Aa][Tt][Aa]:image/[A-Za-z0-9.+-]+(?:;[A-Za-z0-9.+-]+=[A-Za-z0-9.+-]+)*;base64," + _B64
+IMAGE_REF_PATTERN = f"^(?:{_HTTP_URL}|{_DATA_URL})$"
+IMAGE_REF_PATTERN_BARE = f"^(?:{_HTTP_URL}|{_DATA_URL}|{_B64})$"
+IMAGE_REF_MESSAGE = "expected an http(s) URL or a base64 data URL (data:image/<type>;base64,...)"
+IMAGE_REF_MESSAGE_BARE = (
+    "expected an http(s) URL, a base64 data URL (data:image/<type>;base64,...) or base64 image data"
+)
+IMAGE_REF_NOTE = (
+    "format uri alone accepts foo:bar or data:, (no image); the provider takes URLs or base64 images, so the mock "
+    "accepts http(s) URLs and base64 data:image/ URLs only. It never fetches them: their form is all it checks."
+)
+BARE_BASE64_FIELDS = ("image",)  # documented as "the Base64 encoding of the picture or an accessible URL"
+
+# Limits the provider writes in a description instead of the schema (read from its pages).
+_SIDE_512_2048 = r"(?:51[2-9]|5[2-9][0-9]|[6-9][0-9]{2}|1[0-9]{3}|20[0-3][0-9]|204[0-8])"
+PROSE_FACTS: dict[str, dict[str, dict[str, Any]]] = {
+    "bytedance/seedream-3.0": {
+        "size": {
+            "pattern": f"^{_SIDE_512_2048}x{_SIDE_512_2048}$",
+            "x-mock-pattern": "the provider's description: width x height in pixels, between [512x512, 2048x2048]",
+            "x-mock-pattern-message": "expected WIDTHxHEIGHT with each side from 512 to 2048, e.g. 1024x1024",
+        },
+    },
+}
+
+
 def component_name(model_id: str) -> str:
     """OpenAPI component names allow [A-Za-z0-9._-]: `flux-pro/v1.1` becomes `flux-pro__v1.1`."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", model_id.replace("/", "__"))
@@ -82,13 +111,16 @@ def fix_defaults(schema: Any) -> None:
 
 
 def bound_sides(schema: Any) -> None:
-    """Width/height without a documented maximum get the mock's cap, so nobody can ask for a 10^9 px image."""
+    """Width/height without a documented bound get the mock's: no 10^9 px image, no 0 or negative side."""
     if isinstance(schema, dict):
         props = schema.get("properties", {})
         for side in ("width", "height"):
             if side in props and "maximum" not in props[side]:
                 props[side]["maximum"] = MOCK_MAX_SIDE
                 props[side]["x-mock-limit"] = "the provider documents no maximum; the mock caps each side"
+            if side in props and "minimum" not in props[side] and "exclusiveMinimum" not in props[side]:
+                props[side]["minimum"] = 1
+                props[side]["x-mock-limit-min"] = "the provider documents no minimum; an image side is at least 1 px"
         for value in schema.values():
             bound_sides(value)
     elif isinstance(schema, list):
@@ -110,6 +142,50 @@ def counts_are_integers(props: dict[str, Any]) -> None:
                 prop["x-mock-limit"] = "the provider documents no maximum; the mock caps the count"
 
 
+def image_references(props: dict[str, Any]) -> None:
+    """Image inputs must look like what the provider can read: an http(s) URL or a base64 `data:image/` URL.
+
+    `format: uri` alone accepts `foo:bar`, `mailto:x` or `data:,` (no image in it); the provider's pages say
+    these fields take "URLs or local Base64 encoded images" (`image`: "the Base64 encoding of the picture or
+    an accessible URL"). The mock never fetches them, so their form is all it can check.
+    """
+    for name, prop in props.items():
+        bare = name in BARE_BASE64_FIELDS and prop.get("type") == "string" and "format" not in prop
+        _pattern_uri_strings(prop, IMAGE_REF_PATTERN_BARE if bare else IMAGE_REF_PATTERN, force=bare)
+
+
+def _pattern_uri_strings(schema: Any, pattern: str, force: bool = False) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _pattern_uri_strings(item, pattern)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and (force or schema.get("format") == "uri") and "pattern" not in schema:
+        schema["pattern"] = pattern
+        schema["x-image-reference"] = True  # an input image: the catalogue lists these fields, examples fill them
+        schema["x-mock-pattern"] = IMAGE_REF_NOTE
+        schema["x-mock-pattern-message"] = (
+            IMAGE_REF_MESSAGE_BARE if pattern == IMAGE_REF_PATTERN_BARE else IMAGE_REF_MESSAGE
+        )
+    for value in schema.values():
+        _pattern_uri_strings(value, pattern)
+
+
+def prose_facts(model_id: str, props: dict[str, Any]) -> None:
+    """Limits the provider states in a field's description rather than in its schema."""
+    for name, extra in PROSE_FACTS.get(model_id, {}).items():
+        if name in props:
+            props[name].update(copy.deepcopy(extra))
+
+
+def developer(source_file: str) -> str:
+    """The developer as the provider files the model: `.../image-models/Black-Forest-Labs/x.json`."""
+    parts = source_file.split("/")
+    folder = parts[-2] if len(parts) >= 2 else ""
+    return " ".join(word[:1].upper() + word[1:] for word in folder.split("-") if word) or "AI/ML API"
+
+
 def dalle_rules(model_id: str, props: dict[str, Any]) -> None:
     """The seed page's facts: nullable size/style/response_format; quality tolerated on dall-e-2."""
     for field in NULLABLE_DALLE_FIELDS:
@@ -128,6 +204,8 @@ def model_schema(model_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     props["model"] = {"type": "string", "const": model_id}
     counts_are_integers(props)
     bound_sides(props)
+    image_references(props)
+    prose_facts(model_id, props)
     fix_defaults(props)
     status = int(entry["success_status"][0])
     if model_id.startswith("dall-e-"):
@@ -144,6 +222,7 @@ def model_schema(model_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     schema["x-model-id"] = model_id
     schema["x-success-status"] = status
     schema["x-source"] = entry.get("source_file", "")
+    schema["x-developer"] = developer(entry.get("source_file", ""))
     return schema
 
 
