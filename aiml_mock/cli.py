@@ -127,6 +127,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from aiml_mock.app import create_app
+    from aiml_mock.transport import protocol_class  # transport faults (drop, truncate) need the connection
 
     if settings.url_secret is None:
         settings = settings.replace(url_secret=secrets.token_urlsafe(32))
@@ -139,7 +140,7 @@ def serve(settings: Settings) -> int:
     print(f"aiml-mock {__version__} listening on http://{shown}:{port} (profile {settings.profile})", flush=True)
     print(f"  openai SDK: OpenAI(base_url=\"http://{shown}:{port}/v1\", api_key=\"...\")", flush=True)
     common: dict[str, Any] = {"log_level": settings.log_level, "access_log": False, "lifespan": "off",
-                              "timeout_graceful_shutdown": 1}
+                              "timeout_graceful_shutdown": 1, "http": protocol_class()}
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 

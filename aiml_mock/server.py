@@ -16,6 +16,7 @@ import uvicorn
 
 from aiml_mock.app import MockState, create_app
 from aiml_mock.settings import Settings
+from aiml_mock.transport import protocol_class
 
 
 class _Server(uvicorn.Server):
@@ -71,6 +72,7 @@ class MockServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level=self.settings.log_level, access_log=False, lifespan="off", timeout_keep_alive=30,
+            http=protocol_class(),  # transport faults (drop, truncate) need the connection
         )
         started = threading.Event()
         self._server = _Server(config, started)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, get_args
 
 from aiml_mock.contract import ErrorStyle, Profile
+from aiml_mock.faults import DEFAULT_POLICY_TERMS, parse_duration, parse_kinds, parse_latency
+from aiml_mock.ratelimit import parse_rate_limit
 
 ENV_PREFIX = "AIML_MOCK_"
 
@@ -53,6 +55,23 @@ class Settings:
     image_cache_bytes: int = setting(64 * 1024 * 1024, "bytes of rendered images kept in memory")
     workers: int = setting(1, "uvicorn worker processes")
     log_level: str = setting("warning", "uvicorn log level")
+    # realism on demand (faults.py, ratelimit.py, journal.py, admin.py)
+    latency: str = setting("0", "added latency per generation: 250ms, 100ms-400ms, 300ms+-50ms, realistic[:SCALE]")
+    fault_rate: float = setting(0.0, "probability (0-1) that a generation request gets a random fault")
+    fault_kinds: tuple[str, ...] = setting(
+        ("429", "500", "503"), "faults the random mode picks from: statuses 400-599, drop, stall, truncate, "
+        "malformed, content_policy (comma-separated)")
+    fault_retry_after: float = setting(1.0, "seconds an injected 429 asks clients to wait (retry-after, -ms)")
+    stall_seconds: float = setting(30.0, "how long a stall holds the answer (then a 504) unless the client leaves")
+    fault_headers: bool = setting(True, "honour the X-Mock-Fault and X-Mock-Latency request headers")
+    rate_limit: str | None = setting(None, "requests per API key in a sliding window, e.g. 5/min, 10/s, 100/hour")
+    content_policy_terms: tuple[str, ...] = setting(
+        DEFAULT_POLICY_TERMS, "prompts with any of these words get the content-policy 400 (comma-separated; "
+        "empty: off)")
+    journal_size: int = setting(1000, "requests the journal keeps (0: off)")
+    journal_bytes: int = setting(16 * 1024 * 1024, "bytes the journal may hold (an estimate; oldest go first)")
+    admin: bool = setting(True, "serve the admin API under /__mock/ (--no-admin: 404)")
+    admin_token: str | None = setting(None, "require Authorization: Bearer TOKEN on the admin API")
 
     def __post_init__(self) -> None:
         if self.profile not in get_args(Profile):
@@ -65,6 +84,7 @@ class Settings:
             raise ValueError("image_ttl and max_body_bytes must be positive")
         if isinstance(self.api_keys, str | list):
             object.__setattr__(self, "api_keys", _as_keys(self.api_keys))
+        _check_realism(self)
 
     @property
     def effective_error_style(self) -> ErrorStyle:
@@ -96,6 +116,27 @@ class Settings:
                 values[spec.name] = parse_value(spec.name, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
+
+
+def _check_realism(settings: Settings) -> None:
+    """The fault, latency, rate-limit and journal settings, normalised and checked (`ValueError` naming them)."""
+    for name in ("fault_kinds", "content_policy_terms"):  # `--fault-kinds 429,500` and repeated flags alike
+        value = getattr(settings, name)
+        items = value.split(",") if isinstance(value, str) else [part for item in value for part in item.split(",")]
+        object.__setattr__(settings, name, tuple(item.strip() for item in items if item.strip()))
+    try:
+        parse_latency(settings.latency)
+        parse_kinds(settings.fault_kinds)
+        if settings.rate_limit:
+            parse_rate_limit(settings.rate_limit)
+        parse_duration(settings.fault_retry_after)
+        parse_duration(settings.stall_seconds)
+    except ValueError as error:
+        raise ValueError(f"invalid setting: {error}") from None
+    if not 0.0 <= settings.fault_rate <= 1.0:
+        raise ValueError(f"fault_rate is a probability from 0 to 1, not {settings.fault_rate}")
+    if settings.journal_size < 0 or settings.journal_bytes < 0:
+        raise ValueError("journal_size and journal_bytes cannot be negative")
 
 
 def _as_keys(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -1,0 +1,210 @@
+"""The admin API under `/__mock/`: fault rules, the request journal, the images, a reset.
+
+    POST   /__mock/faults      {"status": 503, "times": 2}   add a rule (or a list of rules)
+    GET    /__mock/faults                                    the rules, the random mode, the latency
+    DELETE /__mock/faults[/ID]                               clear the rules (or one)
+    GET    /__mock/requests?path=&status=&model=&limit=      the journal, newest first
+    DELETE /__mock/requests                                  clear it
+    GET    /__mock/images?downloaded=true|false              images generated, and whether each was fetched
+    DELETE /__mock/images
+    POST   /__mock/reset                                     all of the above cleared, the random faults restarted
+
+`--no-admin` leaves these routes out (they answer 404); `--admin-token T` requires `Authorization: Bearer T`.
+Admin requests are not journaled. Mistakes get a 4xx in the configured error dialect, naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from aiml_mock.errors import ApiError, error_body
+from aiml_mock.faults import FaultRule
+from aiml_mock.recording import ADMIN_PREFIX
+from aiml_mock.validation import parse_json
+
+if TYPE_CHECKING:
+    from aiml_mock.app import MockState
+
+MAX_ADMIN_BODY = 64 * 1024
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _state(request: Request) -> MockState:
+    state: MockState = request.app.state.mock
+    return state
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(orjson.dumps(payload), status, {"x-request-id": secrets.token_urlsafe(16)[:21]},
+                    "application/json")
+
+
+def _error(request: Request, error: ApiError) -> Response:
+    request_id = secrets.token_urlsafe(16)[:21]
+    body = error_body(error, _state(request).contract.error_style, request_id, request.url.path)
+    return Response(orjson.dumps(body), error.status, {"x-request-id": request_id, **error.headers},
+                    "application/json")
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, message, openai_message=message, type="invalid_request_error")
+
+
+def _guarded(handler: Handler) -> Handler:
+    """The handler behind the admin token (when one is set), with every `ApiError` rendered in the dialect."""
+
+    async def guarded(request: Request) -> Response:
+        token = _state(request).settings.admin_token
+        try:
+            if token:
+                scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+                if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+                    message = "The admin API requires the admin token: send Authorization: Bearer <admin token>"
+                    raise ApiError(401, message, openai_message=message, type="invalid_request_error")
+            return await handler(request)
+        except ApiError as error:
+            return _error(request, error)
+
+    return guarded
+
+
+def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    params = dict(request.query_params)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise _bad(f"Unknown query parameter(s) {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
+    return params
+
+
+def _int(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise _bad(f"Query parameter {name!r} must be a whole number, not {value!r}")
+    return int(value)
+
+
+async def _body(request: Request) -> Any:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise ApiError(413, f"Admin request bodies are limited to {MAX_ADMIN_BODY} bytes")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def _rule(data: Any, index: int | None = None) -> FaultRule:
+    try:
+        return FaultRule.from_dict(data)
+    except (ValueError, TypeError) as error:
+        where = f" (rule {index})" if index is not None else ""
+        raise _bad(f"Invalid fault rule{where}: {error}") from None
+
+
+async def add_faults(request: Request) -> Response:
+    data = await _body(request)
+    faults = _state(request).faults
+    if isinstance(data, list):
+        rules = [_rule(item, index) for index, item in enumerate(data)]
+        return _json(201, {"rules": [faults.add(rule).to_dict() for rule in rules]})
+    return _json(201, faults.add(_rule(data)).to_dict())
+
+
+async def list_faults(request: Request) -> Response:
+    faults = _state(request).faults
+    return _json(200, {"rules": [rule.to_dict() for rule in faults.rules()], **faults.describe()})
+
+
+async def clear_faults(request: Request) -> Response:
+    return _json(200, {"cleared": _state(request).faults.clear()})
+
+
+async def delete_fault(request: Request) -> Response:
+    rule_id = request.path_params["rule_id"]
+    if not _state(request).faults.remove(rule_id):
+        raise ApiError(404, f"No fault rule with id {rule_id}", openai_message=f"No fault rule with id {rule_id}.")
+    return _json(200, {"cleared": 1})
+
+
+# -- the journal and the images --------------------------------------------------------------------
+
+
+async def list_requests(request: Request) -> Response:
+    params = _query(request, ("path", "status", "model", "limit"))
+    entries = _state(request).journal.entries(path=params.get("path") or None, status=_int(params, "status"),
+                                              model=params.get("model") or None)
+    limit = _int(params, "limit")
+    total = len(entries)
+    if limit is not None:
+        entries = entries[:limit]
+    return _json(200, {"total": total, "requests": [entry.to_dict() for entry in entries]})
+
+
+async def clear_requests(request: Request) -> Response:
+    journal = _state(request).journal
+    count = len(journal)
+    journal.clear()
+    return _json(200, {"cleared": count})
+
+
+async def list_images(request: Request) -> Response:
+    params = _query(request, ("downloaded",))
+    flag = params.get("downloaded")
+    if flag is not None and flag.lower() not in ("true", "false"):
+        raise _bad(f"Query parameter 'downloaded' must be true or false, not {flag!r}")
+    images = _state(request).images.images(downloaded=None if flag is None else flag.lower() == "true")
+    return _json(200, {"total": len(images), "images": [image.to_dict() for image in images]})
+
+
+async def clear_images(request: Request) -> Response:
+    registry = _state(request).images
+    count = len(registry)
+    registry.clear()
+    return _json(200, {"cleared": count})
+
+
+async def reset(request: Request) -> Response:
+    _state(request).reset()
+    return _json(200, {"reset": True})
+
+
+async def index(request: Request) -> Response:
+    return _json(200, {"endpoints": [f"{method} {ADMIN_PREFIX}{path}" for method, path in _ENDPOINTS]})
+
+
+_ENDPOINTS = (
+    ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"),
+    ("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/images"), ("DELETE", "/images"), ("POST", "/reset"),
+)
+
+
+def admin_routes() -> list[Route]:
+    """The admin routes, to add to the app unless `--no-admin`."""
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(ADMIN_PREFIX + path, _guarded(handler), methods=[method])
+
+    return [
+        route("", index, "GET"),
+        route("/faults", list_faults, "GET"),
+        route("/faults", add_faults, "POST"),
+        route("/faults", clear_faults, "DELETE"),
+        route("/faults/{rule_id:int}", delete_fault, "DELETE"),
+        route("/requests", list_requests, "GET"),
+        route("/requests", clear_requests, "DELETE"),
+        route("/images", list_images, "GET"),
+        route("/images", clear_images, "DELETE"),
+        route("/reset", reset, "POST"),
+    ]

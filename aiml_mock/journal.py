@@ -1,0 +1,379 @@
+"""The request journal: every exchange the mock answered, newest first, in memory bounded by count and bytes.
+
+An `Entry` keeps references to what the app already has (the parsed request, the response payload), so
+recording costs no copies and no serialisation; views are built when read (`Entry.to_dict()`, the
+headers' lazy decoding). What could grow without bound is cut on the way in: request bodies over
+`BODY_CAP` bytes are shortened, `b64_json` payloads are elided, and the oldest entries leave once
+`capacity` entries or `max_bytes` (estimated) are held. API keys are never kept in full (`auth.redact`).
+
+`ImageRegistry` is the journal of images: each one generated, and whether the client downloaded it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from aiml_mock.auth import redact
+from aiml_mock.contract import Violation
+from aiml_mock.validation import ImageRequest
+
+BODY_CAP = 16 * 1024  # bytes of a request or response body kept in full
+DEFAULT_CAPACITY = 1000
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+ENTRY_OVERHEAD = 768  # bytes an entry costs besides its bodies (headers, fields), for the byte bound
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie",
+                               "set-cookie"})
+_SENSITIVE_RAW = frozenset(name.encode() for name in SENSITIVE_HEADERS)
+_STRING_CAP = 1024
+_ITEMS_CAP = 50
+
+
+def redact_header(name: str, value: str) -> str:
+    """A header value as the journal shows it: credentials cut to a prefix (`Bearer sk-liv...(24 chars)`)."""
+    if name not in SENSITIVE_HEADERS:
+        return value
+    scheme, space, token = value.partition(" ")
+    if space and scheme.lower() in ("bearer", "basic", "token"):
+        return f"{scheme} {_redact_once(token.strip())}"
+    return _redact_once(value)
+
+
+def _redact_raw(name: bytes, value: bytes) -> bytes:
+    return redact_header(name.decode("latin-1").lower(), value.decode("latin-1")).encode("latin-1")
+
+
+def _redact_once(secret: str) -> str:
+    if secret.endswith(" chars)") and "...(" in secret:  # already redacted: redacting is idempotent
+        return secret
+    return redact(secret)
+
+
+class RedactedHeaders(Mapping[str, str]):
+    """Request headers with lower-case names and credentials redacted, decoded from ASGI's raw pairs on first use.
+
+    Credentials are redacted when the mapping is made: the secret is never kept, only the decoding waits.
+    """
+
+    __slots__ = ("_raw", "_view")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
+        if not isinstance(raw, Mapping):
+            raw = [(name, _redact_raw(name, value)) if name.lower() in _SENSITIVE_RAW else (name, value)
+                   for name, value in raw]
+        self._raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = raw
+        self._view: dict[str, str] | None = None
+
+    def _decoded(self) -> dict[str, str]:
+        if self._view is None:
+            view: dict[str, str] = {}
+            pairs = self._raw.items() if isinstance(self._raw, Mapping) else (
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw)
+            for name, value in pairs:
+                name = name.lower()
+                value = redact_header(name, value)
+                view[name] = f"{view[name]}, {value}" if name in view else value
+            self._view = view
+            self._raw = ()
+        return self._view
+
+    def __getitem__(self, name: str) -> str:
+        return self._decoded()[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One exchange: the request as received (credentials redacted), the answer, and the client's verdict.
+
+    `violations` is what the request broke in the contract (validation errors, unknown fields, missing or
+    malformed auth, unknown routes): `()` when the client sent what the contract allows. `status` is 0
+    when the mock dropped the connection without answering, 499 when the client left before the answer.
+    """
+
+    id: int
+    time: float
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    json: Any
+    status: int
+    response: Any
+    violations: tuple[Violation, ...]
+    model: str | None
+    key: str | None
+    duration_ms: float
+    fault: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "time": self.time, "method": self.method, "path": self.path, "query": self.query,
+            "headers": dict(self.headers), "json": self.json, "status": self.status, "response": self.response,
+            "violations": [violation.to_dict() for violation in self.violations], "valid": self.valid,
+            "model": self.model, "key": self.key, "duration_ms": round(self.duration_ms, 3), "fault": self.fault,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entry:
+        """An entry from `to_dict()` output, e.g. read from a remote mock's `GET /__mock/requests`."""
+        violations = tuple(
+            Violation(item["path"], item["rule"], item.get("value"), item.get("message", ""), item.get("expected"))
+            for item in data.get("violations") or ()
+        )
+        return cls(
+            id=int(data["id"]), time=float(data["time"]), method=data["method"], path=data["path"],
+            query=data.get("query", ""), headers=RedactedHeaders(dict(data.get("headers") or {})),
+            json=data.get("json"), status=int(data["status"]), response=data.get("response"),
+            violations=violations, model=data.get("model"), key=data.get("key"),
+            duration_ms=float(data.get("duration_ms", 0.0)), fault=data.get("fault"),
+        )
+
+
+def estimate_size(entry: Entry) -> int:
+    """Bytes an entry holds, estimated by serialising it (for entries recorded without a size)."""
+    return ENTRY_OVERHEAD + len(orjson.dumps({"json": entry.json, "response": entry.response}, default=str))
+
+
+class Journal:
+    """A ring buffer of entries, bounded by `capacity` entries and (estimated) `max_bytes`; thread-safe."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if capacity < 0 or max_bytes < 0:
+            raise ValueError("the journal's capacity and byte bound cannot be negative")
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._items: deque[tuple[Entry, int]] = deque()
+        self._bytes = 0
+        self._ids = itertools.count(1)
+        self._changed = threading.Condition(threading.Lock())
+        self._waiters = 0
+
+    def next_id(self) -> int:
+        """A fresh entry id (ids only grow, also across `clear()`)."""
+        return next(self._ids)
+
+    def record(self, entry: Entry, size: int | None = None) -> None:
+        """Keep an entry, evicting the oldest beyond the bounds. `size`: its bytes if the caller knows them."""
+        if not self.capacity:
+            return
+        size = estimate_size(entry) if size is None else size
+        with self._changed:
+            self._items.append((entry, size))
+            self._bytes += size
+            while len(self._items) > self.capacity or (self._bytes > self.max_bytes and len(self._items) > 1):
+                self._bytes -= self._items.popleft()[1]
+            if self._waiters:
+                self._changed.notify_all()
+
+    def entries(self, *, path: str | None = None, status: int | None = None, model: str | None = None
+                ) -> list[Entry]:
+        """Entries newest first, optionally only those with this path (`/images/*`: a prefix), status, model."""
+        prefix = path[:-1] if path is not None and path.endswith("*") else None
+        with self._changed:
+            items = [entry for entry, _ in self._items]
+        items.reverse()
+        return [
+            entry for entry in items
+            if (path is None or (entry.path.startswith(prefix) if prefix is not None else entry.path == path))
+            and (status is None or entry.status == status)
+            and (model is None or entry.model == model)
+        ]
+
+    def wait_for(self, predicate: Callable[[list[Entry]], bool], timeout: float = 10.0) -> bool:
+        """Block until `predicate(entries newest first)` holds (re-checked on every record) or `timeout` passes."""
+        with self._changed:
+            self._waiters += 1
+            try:
+                return self._changed.wait_for(lambda: predicate([entry for entry, _ in reversed(self._items)]), timeout)
+            finally:
+                self._waiters -= 1
+
+    def clear(self) -> None:
+        with self._changed:
+            self._items.clear()
+            self._bytes = 0
+            self._changed.notify_all()
+
+    @property
+    def nbytes(self) -> int:
+        """The estimated bytes held (at most `max_bytes`, unless one entry alone is larger)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# -- keeping bodies small --------------------------------------------------------------------------
+
+
+def cap_json(value: Any, size: int) -> Any:
+    """A parsed body as the journal keeps it: as is up to `BODY_CAP` bytes, else with long parts shortened."""
+    return value if size <= BODY_CAP else _shrink(value, 0)
+
+
+def _shrink(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= _STRING_CAP else f"{value[:_STRING_CAP]}...({len(value)} chars)"
+    if depth > 8:
+        return "..."
+    if isinstance(value, list):
+        head = [_shrink(item, depth + 1) for item in value[:_ITEMS_CAP]]
+        return head + ([f"...({len(value)} items)"] if len(value) > _ITEMS_CAP else [])
+    if isinstance(value, dict):
+        items = list(value.items())
+        kept = {str(key): _shrink(item, depth + 1) for key, item in items[:_ITEMS_CAP]}
+        if len(items) > _ITEMS_CAP:
+            kept["..."] = f"{len(items)} fields"
+        return kept
+    return value
+
+
+def elide_images(payload: Any) -> tuple[Any, int]:
+    """A success payload with each `b64_json` replaced by a note of its length, and the characters removed.
+
+    The original payload is left alone (the client is being sent it); a shallow copy is made only when
+    there is something to elide.
+    """
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list) or not any(isinstance(item, dict) and "b64_json" in item for item in data):
+        return payload, 0
+    removed = 0
+    items: list[Any] = []
+    for item in data:
+        encoded = item.get("b64_json") if isinstance(item, dict) else None
+        if isinstance(encoded, str):
+            removed += len(encoded)
+            item = {**item, "b64_json": f"<{len(encoded)} base64 characters elided>"}
+        items.append(item)
+    return {**payload, "data": items}, removed
+
+
+def parse_captured(body: bytes) -> Any:
+    """A captured JSON response body, parsed when its entry is recorded; unparseable bodies are kept as text."""
+    if len(body) > BODY_CAP:
+        return f"<{len(body)} bytes, over the journal's {BODY_CAP}-byte cap>"
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ImageRecord:
+    """One generated image: where it can be fetched (url mode), what it is, and how often it was fetched."""
+
+    id: str
+    model: str
+    width: int
+    height: int
+    format: str
+    response_format: str
+    created: float
+    expires: float | None
+    url: str | None
+    request: int | None
+    downloads: int = 0
+    last_download: float | None = None
+
+    @property
+    def downloaded(self) -> bool:
+        """The client holds the bytes: it fetched the URL, or got them inline as `b64_json`."""
+        return self.downloads > 0 or self.response_format == "b64_json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "url": self.url, "model": self.model, "size": f"{self.width}x{self.height}",
+            "format": self.format, "response_format": self.response_format, "created": self.created,
+            "expires": self.expires, "request": self.request, "downloaded": self.downloaded,
+            "downloads": self.downloads, "last_download": self.last_download,
+        }
+
+
+def image_name(url: str) -> str:
+    """The file name in an image URL (`img-....png`), the key downloads are matched by."""
+    return url.rpartition("/")[2].partition("?")[0]
+
+
+class ImageRegistry:
+    """The images generated (those of the last `capacity` successes) and their downloads; thread-safe.
+
+    Registering keeps one reference per success (O(1), nothing built); `images()` builds the records.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._batches: deque[tuple[ImageRequest, Sequence[Any], float, float, int | None]] = deque(maxlen=capacity)
+        self._downloads: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def register(self, request: ImageRequest, data: Sequence[Any], *, created: float, ttl: float,
+                 entry_id: int | None = None) -> None:
+        """Remember the images of one success payload's `data` (kept by reference)."""
+        if self.capacity:
+            with self._lock:
+                self._batches.append((request, data, created, ttl, entry_id))
+
+    def mark_downloaded(self, name: str, now: float) -> None:
+        """Count a fetch of the image with this file name."""
+        with self._lock:
+            count = self._downloads.pop(name, (0, 0.0))[0]
+            self._downloads[name] = (count + 1, now)
+            while len(self._downloads) > max(self.capacity, 1) * 4:
+                self._downloads.popitem(last=False)
+
+    def images(self, *, downloaded: bool | None = None) -> list[ImageRecord]:
+        """Images newest first, optionally only those (not) downloaded."""
+        with self._lock:
+            batches = list(self._batches)
+            downloads = dict(self._downloads)
+        records: list[ImageRecord] = []
+        for request, data, created, ttl, entry_id in reversed(batches):
+            for index, item in reversed(list(enumerate(data))):
+                record = _image_record(request, item, index, created, ttl, entry_id)
+                record.downloads, last = downloads.get(record.id, (0, None))
+                record.last_download = last
+                if downloaded is None or record.downloaded == downloaded:
+                    records.append(record)
+        return records
+
+    def clear(self) -> None:
+        with self._lock:
+            self._batches.clear()
+            self._downloads.clear()
+
+    def __len__(self) -> int:
+        """How many images are listed."""
+        with self._lock:
+            return sum(len(batch[1]) for batch in self._batches)
+
+
+def _image_record(request: ImageRequest, item: Any, index: int, created: float, ttl: float, entry_id: int | None
+                  ) -> ImageRecord:
+    url = item.get("url") if isinstance(item, dict) else None
+    return ImageRecord(
+        id=image_name(url) if url else f"b64-{entry_id or 0}-{index}", model=request.model, width=request.width,
+        height=request.height, format=request.fmt, response_format=request.response_format, created=created,
+        expires=created + ttl if url else None, url=url, request=entry_id,
+    )

@@ -1,0 +1,174 @@
+"""Transport faults: what a bad network or a broken gateway does to a connection, done for real.
+
+An ASGI app cannot close its connection, and uvicorn answers 500 when an app returns without responding.
+So `protocol_class()` gives uvicorn (as `Config(http=...)`) its own HTTP protocol, extended to put the
+connection's transport in each request's `scope["extensions"]`. With it:
+
+- `Dropped` closes the connection before any response (clients see "server disconnected");
+- `Stalled` holds the answer (bounded) and ends as soon as the client gives up; after the bound it
+  answers the provider's 504 "Generation timeout";
+- `Truncated` sends the headers and half of the body, then closes (content-length promised more);
+- `malformed()` is a complete response whose JSON body is cut short.
+
+In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connection: `Dropped` raises
+`ConnectionDropped` into the client instead, and `Truncated` ends the body early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from aiml_mock.recording import exchange_of
+
+TRANSPORT_KEY = "aiml_mock.transport"
+LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
+
+
+class ConnectionDropped(ConnectionError):
+    """Raised into an in-process client for a `drop` fault: there is no socket to close."""
+
+
+class _TransportExposing:
+    """Mixin for uvicorn's HTTP protocols: every request's scope carries its connection's transport."""
+
+    app: Callable[[Scope, Receive, Send], Awaitable[None]]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        app = self.app
+
+        async def app_with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+            extensions = scope.get("extensions")
+            if extensions is None:
+                extensions = scope["extensions"] = {}
+            extensions[TRANSPORT_KEY] = transport
+            await app(scope, receive, send)
+
+        self.app = app_with_transport
+
+
+class H11TransportProtocol(_TransportExposing, H11Protocol):  # type: ignore[misc]
+    """uvicorn's h11 protocol, exposing the transport."""
+
+
+_protocols: list[type[asyncio.Protocol]] = [H11TransportProtocol]
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HttpToolsTransportProtocol(_TransportExposing, HttpToolsProtocol):  # type: ignore[misc]
+        """uvicorn's httptools protocol, exposing the transport."""
+
+    _protocols.insert(0, HttpToolsTransportProtocol)
+except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])
+    pass
+
+
+def protocol_class() -> type[asyncio.Protocol]:
+    """The protocol to pass as `uvicorn.Config(http=...)`: httptools when installed (uvicorn's own choice)."""
+    return _protocols[0]
+
+
+def transport_of(scope: Scope) -> asyncio.Transport | None:
+    extensions = scope.get("extensions") or {}
+    transport: asyncio.Transport | None = extensions.get(TRANSPORT_KEY)
+    return transport
+
+
+async def wait_for_disconnect(receive: Receive, timeout: float) -> bool:
+    """Whether the client disconnected within `timeout` seconds (the request body must be read already)."""
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(gone(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def pause(scope: Scope, receive: Receive, seconds: float) -> bool:
+    """Added latency that stops early if the client leaves; True when it did (then nothing is answered)."""
+    if seconds <= 0:
+        return False
+    if await wait_for_disconnect(receive, seconds):
+        exchange_of(scope).status = 499
+        return True
+    return False
+
+
+async def _close(scope: Scope, receive: Receive, transport: asyncio.Transport) -> None:
+    exchange_of(scope).finish()  # journaled before the client can see the connection close
+    transport.close()
+    await wait_for_disconnect(receive, LINGER)  # uvicorn then knows: no 500 is sent, nothing is logged
+
+
+class Unanswered(Response):
+    """Nothing is sent: the client has already gone (recorded as 499)."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 499)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange_of(scope).status = 499
+
+
+class Dropped(Response):
+    """No response at all: the connection is closed as soon as the request has been read."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = exchange_of(scope)
+        exchange.status = 0
+        transport = transport_of(scope)
+        if transport is None:
+            exchange.finish()
+            raise ConnectionDropped("aiml-mock dropped the connection (fault 'drop'); in-process there is no "
+                                    "socket to close, so the error is raised instead")
+        await _close(scope, receive, transport)
+
+
+class Stalled(Response):
+    """No answer for up to `seconds`: ends (unanswered) when the client disconnects, else answers `then()`."""
+
+    def __init__(self, seconds: float, then: Callable[[], Response]) -> None:
+        super().__init__(b"", 504)
+        self.seconds = seconds
+        self.then = then
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await pause(scope, receive, self.seconds):
+            return
+        await self.then()(scope, receive, send)
+
+
+class Truncated(Response):
+    """A response cut off mid-body: the headers promise the whole body, half of it arrives, then the close."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(b"", response.status_code)
+        self.response = response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytes(self.response.body)
+        await send({"type": "http.response.start", "status": self.response.status_code,
+                    "headers": self.response.raw_headers})
+        transport = transport_of(scope)
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": transport is not None})
+        if transport is not None:
+            await _close(scope, receive, transport)
+
+
+def malformed(response: Response) -> Response:
+    """The same response, complete, but with its JSON body cut short: what a broken gateway passes on."""
+    body = bytes(response.body)
+    headers: MutableMapping[str, str] = dict(response.headers)
+    headers.pop("content-length", None)
+    return Response(body[: len(body) // 2], response.status_code, dict(headers), response.media_type)
