@@ -21,20 +21,26 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aiml_mock import __version__
+from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import Contract, load_contract
 from aiml_mock.errors import ApiError, error_body
+from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, ContentPolicy, Fault, Faults, parse_latency
 from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
 from aiml_mock.images import ImageCache
+from aiml_mock.journal import ImageRegistry, Journal
+from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
+from aiml_mock.recording import RecordingMiddleware, exchange_of, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.settings import Settings
+from aiml_mock.transport import Dropped, Stalled, Truncated, Unanswered, malformed, pause
 from aiml_mock.urls import UrlSigner, spec_from_name
-from aiml_mock.validation import check_content_type, parse_json, validate_request
+from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
 OPENAI_VERSION = "2020-10-01"
 EXPOSED_HEADERS = [
     "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
-    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-should-retry",
 ]
 
 
@@ -52,16 +58,37 @@ class MockState:
     cache: ImageCache
     signer: UrlSigner
     started: float = field(default_factory=time.time)
+    journal: Journal = field(default_factory=Journal)
+    images: ImageRegistry = field(default_factory=ImageRegistry)
+    faults: Faults = field(default_factory=Faults)
+    limiter: RateLimiter | None = None
+    policy: ContentPolicy = field(default_factory=ContentPolicy)
+
+    def reset(self) -> None:
+        """Per-test state cleared: the journal, the images, fault rules (random faults restart), rate windows."""
+        self.journal.clear()
+        self.images.clear()
+        self.faults.reset()
+        if self.limiter is not None:
+            self.limiter.reset()
 
 
 def build_state(settings: Settings) -> MockState:
     contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
     secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
+    rate = parse_rate_limit(settings.rate_limit) if settings.rate_limit else None
     return MockState(
         settings=settings,
         contract=contract,
         cache=ImageCache(max_bytes=settings.image_cache_bytes),
         signer=UrlSigner(secret, settings.image_ttl),
+        journal=Journal(settings.journal_size, settings.journal_bytes),
+        images=ImageRegistry(settings.journal_size),
+        faults=Faults(rate=settings.fault_rate, kinds=settings.fault_kinds, seed=settings.seed,
+                      latency=parse_latency(settings.latency), retry_after=settings.fault_retry_after,
+                      stall=settings.stall_seconds, limit=rate.limit if rate else 5),
+        limiter=RateLimiter(rate) if rate else None,
+        policy=ContentPolicy(settings.content_policy_terms),
     )
 
 
@@ -124,19 +151,72 @@ async def create_image(request: Request) -> Response:
     request_id = new_request_id()
     state = _state(request)
     settings = state.settings
+    exchange = exchange_of(request.scope)
+    limits: dict[str, str] | None = None
+    fault: Fault | None = None
+    body: Any = None
     try:
-        check_bearer(request.headers.get("authorization"), settings.api_keys)
+        key = exchange.key = check_bearer(request.headers.get("authorization"), settings.api_keys)
+        if state.limiter is not None:
+            limits = state.limiter.admit(key)
         check_content_type(request.headers.get("content-type"))
-        body = parse_json(await read_body(request, settings.max_body_bytes))
+        raw = await read_body(request, settings.max_body_bytes)
+        body = parse_json(raw)
+        exchange.note_body(body, len(raw))
         image_request = validate_request(body, state.contract, strict=settings.strict)
+        exchange.note_request(image_request)
+        state.policy.check(image_request.prompt)
+        fault = pick_fault(request, state, image_request, key)
+        if fault is not None:
+            early = await answer_fault(request, fault, state, request_id, started)
+            if early is not None:
+                return early
+        now = time.time()
         payload = success_body(
-            image_request, seed=settings.seed, now=time.time(), cache=state.cache, signer=state.signer,
+            image_request, seed=settings.seed, now=now, cache=state.cache, signer=state.signer,
             base_url=base_url_for(request, settings),
         )
     except ApiError as error:
+        exchange.note_error(error, body, state.contract)
+        if limits:
+            error.headers.update(limits)
         return error_response(error, request, request_id, started)
+    exchange.note_payload(payload, image_request)
+    state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl, entry_id=exchange.id)
     status = state.contract.success_status(image_request.model)
-    return json_response(status, payload, request_id, started)
+    response = json_response(status, payload, request_id, started, limits)
+    if fault is not None and fault.kind in ("truncate", "malformed"):
+        return Truncated(response) if fault.kind == "truncate" else malformed(response)
+    return response
+
+
+def pick_fault(request: Request, state: MockState, image_request: ImageRequest, key: str) -> Fault | None:
+    """The fault (or latency) this generation gets: a cheap check when none is configured or asked for."""
+    faults = state.faults
+    headers = request.headers if state.settings.fault_headers else None
+    fault_header = headers.get(FAULT_HEADER) if headers is not None else None
+    latency_header = headers.get(LATENCY_HEADER) if headers is not None else None
+    if not (faults.active or fault_header or latency_header):
+        return None
+    fault = faults.pick(image_request, key, fault_header, latency_header)
+    if fault is not None:
+        exchange_of(request.scope).fault = fault.label
+    return fault
+
+
+async def answer_fault(request: Request, fault: Fault, state: MockState, request_id: str, started: float
+                       ) -> Response | None:
+    """Wait the fault's delay, then: raise its HTTP error, or answer drop/stall; None to answer normally."""
+    scope, receive = request.scope, request.receive
+    if await pause(scope, receive, fault.delay):
+        return Unanswered()  # the client left during the delay
+    if fault.kind == "drop":
+        return Dropped()
+    if fault.kind == "stall":
+        return Stalled(fault.stall, lambda: error_response(ApiError(504), request, request_id, started))
+    if fault.kind in ("error", "content_policy"):
+        raise fault.error(state.faults.limit)
+    return None
 
 
 async def get_image(request: Request) -> Response:
@@ -148,6 +228,8 @@ async def get_image(request: Request) -> Response:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
         content = image_bytes(spec, state.cache)
+        state.images.mark_downloaded(name, time.time())
+        exchange_of(request.scope).model = spec.model
     except ApiError as error:
         return error_response(error, request, request_id, started)
     headers = _headers(request_id, started, {"cache-control": "private, max-age=3600"})
@@ -194,6 +276,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         message = f"Method {request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
+    if status in (404, 405):
+        exchange_of(request.scope).violations = route_violation(request.method, request.url.path)
     return error_response(ApiError(status, message, headers=dict(exc.headers or {})), request)
 
 
@@ -212,7 +296,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+    if settings.admin:
+        routes += admin_routes()
     middleware = [
+        Middleware(RecordingMiddleware),
         Middleware(
             CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
