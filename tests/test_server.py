@@ -25,3 +25,17 @@ def test_two_servers_run_side_by_side_with_their_own_settings() -> None:
     with MockServer(success_status=200) as first, MockServer() as second:
         assert first.port != second.port
         assert first.settings.success_status == 200 and second.settings.success_status is None
+
+
+def test_kept_alive_connections_send_answers_at_once() -> None:
+    """TCP_NODELAY on every connection: without it Nagle's algorithm holds each kept-alive answer ~40 ms."""
+    import socket
+
+    import httpx
+
+    with MockServer() as server, httpx.Client() as client:
+        assert client.get(f"{server.url}/health").status_code == 200
+        assert server._server is not None
+        [connection] = server._server.server_state.connections
+        sock = connection.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
