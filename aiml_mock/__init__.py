@@ -1,16 +1,37 @@
-"""aiml-mock: a faithful, offline mock of the AI/ML API image endpoint (`POST /v1/images/generations`)."""
+"""aiml-mock: a faithful, offline mock of the AI/ML API image endpoint (`POST /v1/images/generations`).
+
+The names below load on first use (PEP 562), so `import aiml_mock` is cheap; so is every pytest run in an
+environment that has aiml-mock installed, since pytest imports the package to load its plugin.
+"""
+
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
 
-from aiml_mock.app import create_app  # noqa: E402
-from aiml_mock.contract import Contract, Violation, load_contract  # noqa: E402
-from aiml_mock.errors import ApiError  # noqa: E402
-from aiml_mock.server import MockServer  # noqa: E402
-from aiml_mock.settings import Settings  # noqa: E402
+_EXPORTS = {
+    "ApiError": "aiml_mock.errors",
+    "Contract": "aiml_mock.contract",
+    "MockHandle": "aiml_mock.testing",
+    "MockServer": "aiml_mock.server",
+    "Settings": "aiml_mock.settings",
+    "Violation": "aiml_mock.contract",
+    "create_app": "aiml_mock.app",
+    "load_contract": "aiml_mock.contract",
+}
+
+if _typing.TYPE_CHECKING:
+    from aiml_mock.app import create_app
+    from aiml_mock.contract import Contract, Violation, load_contract
+    from aiml_mock.errors import ApiError
+    from aiml_mock.server import MockServer
+    from aiml_mock.settings import Settings
+    from aiml_mock.testing import MockHandle
 
 __all__ = [
     "ApiError",
     "Contract",
+    "MockHandle",
     "MockServer",
     "Settings",
     "Violation",
@@ -18,3 +39,16 @@ __all__ = [
     "create_app",
     "load_contract",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aiml_mock' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

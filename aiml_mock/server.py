@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 
-from aiml_mock.app import MockState, create_app
+from aiml_mock.app import MockState, build_state, create_app
 from aiml_mock.settings import Settings
 from aiml_mock.transport import protocol_class
+
+# Settings the socket or uvicorn itself holds: changing one needs another server. Every other one is live.
+RESTART_SETTINGS = frozenset({"host", "port", "workers", "log_level"})
 
 
 class _Server(uvicorn.Server):
@@ -59,6 +64,26 @@ class MockServer:
     def base_url(self) -> str:
         """The URL to give an OpenAI SDK (`.../v1`)."""
         return f"{self.url}/v1"
+
+    @contextmanager
+    def configured(self, **changes: Any) -> Iterator[MockServer]:
+        """Serve with these settings changed inside the block, on the same socket (no restart).
+
+        The block gets a fresh state (journal, faults, caches); the previous one is put back afterwards.
+        `ValueError` for the settings only a new server can change (`RESTART_SETTINGS`).
+        """
+        needs_restart = sorted(
+            name for name in changes if name in RESTART_SETTINGS and changes[name] != getattr(self.settings, name)
+        )
+        if needs_restart:
+            raise ValueError(f"{', '.join(needs_restart)} cannot change on a running server: start another one")
+        previous = self.state
+        new_state = build_state(self.settings.replace(**changes))
+        self.app.state.mock, self.settings = new_state, new_state.settings
+        try:
+            yield self
+        finally:
+            self.app.state.mock, self.settings = previous, previous.settings
 
     def start(self) -> MockServer:
         if self._thread is not None:
