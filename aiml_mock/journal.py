@@ -11,6 +11,7 @@ headers' lazy decoding). What could grow without bound is cut on the way in: req
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections import OrderedDict, deque
@@ -230,6 +231,13 @@ def cap_json(value: Any, size: int) -> Any:
     return value if size <= BODY_CAP else _shrink(value, 0)
 
 
+def cap_violations(violations: Sequence[Violation], size: int) -> tuple[Violation, ...]:
+    """Violations as the journal keeps them: the values they quote shortened when the body was over the cap."""
+    if size <= BODY_CAP:
+        return tuple(violations)
+    return tuple(dataclasses.replace(violation, value=_shrink(violation.value, 0)) for violation in violations)
+
+
 def _shrink(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return value if len(value) <= _STRING_CAP else f"{value[:_STRING_CAP]}...({len(value)} chars)"
@@ -319,21 +327,25 @@ def image_name(url: str) -> str:
 class ImageRegistry:
     """The images generated (those of the last `capacity` successes) and their downloads; thread-safe.
 
-    Registering keeps one reference per success (O(1), nothing built); `images()` builds the records.
+    Registering keeps one small tuple per success (the URLs by reference; never the prompt or base64
+    bytes), and `images()` builds the records.
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._batches: deque[tuple[ImageRequest, Sequence[Any], float, float, int | None]] = deque(maxlen=capacity)
+        self._batches: deque[_Batch] = deque(maxlen=capacity)
         self._downloads: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def register(self, request: ImageRequest, data: Sequence[Any], *, created: float, ttl: float,
                  entry_id: int | None = None) -> None:
-        """Remember the images of one success payload's `data` (kept by reference)."""
+        """Remember the images of one success payload's `data`."""
         if self.capacity:
+            urls: Sequence[Any] | int = data if request.response_format == "url" else len(data)
+            batch = (request.model, request.width, request.height, request.fmt, request.response_format, urls,
+                     created, ttl, entry_id)
             with self._lock:
-                self._batches.append((request, data, created, ttl, entry_id))
+                self._batches.append(batch)
 
     def mark_downloaded(self, name: str, now: float) -> None:
         """Count a fetch of the image with this file name."""
@@ -349,9 +361,10 @@ class ImageRegistry:
             batches = list(self._batches)
             downloads = dict(self._downloads)
         records: list[ImageRecord] = []
-        for request, data, created, ttl, entry_id in reversed(batches):
-            for index, item in reversed(list(enumerate(data))):
-                record = _image_record(request, item, index, created, ttl, entry_id)
+        for batch in reversed(batches):
+            urls = batch[5]
+            for index in reversed(range(urls if isinstance(urls, int) else len(urls))):
+                record = _image_record(batch, None if isinstance(urls, int) else urls[index], index)
                 record.downloads, last = downloads.get(record.id, (0, None))
                 record.last_download = last
                 if downloaded is None or record.downloaded == downloaded:
@@ -366,14 +379,18 @@ class ImageRegistry:
     def __len__(self) -> int:
         """How many images are listed."""
         with self._lock:
-            return sum(len(batch[1]) for batch in self._batches)
+            return sum(batch[5] if isinstance(batch[5], int) else len(batch[5]) for batch in self._batches)
 
 
-def _image_record(request: ImageRequest, item: Any, index: int, created: float, ttl: float, entry_id: int | None
-                  ) -> ImageRecord:
+# model, width, height, format, response_format, the data items (url mode) or their count, created, ttl, entry
+_Batch = tuple[str, int, int, str, str, "Sequence[Any] | int", float, float, "int | None"]
+
+
+def _image_record(batch: _Batch, item: Any, index: int) -> ImageRecord:
+    model, width, height, fmt, response_format, _, created, ttl, entry_id = batch
     url = item.get("url") if isinstance(item, dict) else None
     return ImageRecord(
-        id=image_name(url) if url else f"b64-{entry_id or 0}-{index}", model=request.model, width=request.width,
-        height=request.height, format=request.fmt, response_format=request.response_format, created=created,
-        expires=created + ttl if url else None, url=url, request=entry_id,
+        id=image_name(url) if url else f"b64-{entry_id or 0}-{index}", model=model, width=width, height=height,
+        format=fmt, response_format=response_format, created=created, expires=created + ttl if url else None,
+        url=url, request=entry_id,
     )

@@ -23,6 +23,7 @@ from aiml_mock.journal import (
     Journal,
     RedactedHeaders,
     cap_json,
+    cap_violations,
     elide_images,
     parse_captured,
 )
@@ -65,7 +66,8 @@ class Exchange:
 
     def note_request(self, request: ImageRequest) -> None:
         self.model = request.model
-        self.violations = request.violations
+        violations = request.violations
+        self.violations = violations if not violations else cap_violations(violations, self.request_bytes)
 
     def note_payload(self, payload: Any, request: ImageRequest) -> None:
         """The success payload sent (by reference), `b64_json` elided."""
@@ -77,7 +79,8 @@ class Exchange:
     def note_error(self, error: ApiError, body: Any, contract: Contract) -> None:
         """The client's verdict for a refused request, unless the handler already has it."""
         if self.violations is None:
-            self.violations = request_verdict(error, body if self.parsed else _UNREAD, contract)
+            verdict = request_verdict(error, body if self.parsed else _UNREAD, contract)
+            self.violations = cap_violations(verdict, self.request_bytes)
             if self.model is None and self.parsed and isinstance(body, dict) and isinstance(body.get("model"), str):
                 self.model = body["model"]
 

@@ -135,6 +135,8 @@ def _check_realism(settings: Settings) -> None:
         raise ValueError(f"invalid setting: {error}") from None
     if not 0.0 <= settings.fault_rate <= 1.0:
         raise ValueError(f"fault_rate is a probability from 0 to 1, not {settings.fault_rate}")
+    if settings.fault_rate and not settings.fault_kinds:
+        raise ValueError("fault_rate needs at least one fault kind (fault_kinds)")
     if settings.journal_size < 0 or settings.journal_bytes < 0:
         raise ValueError("journal_size and journal_bytes cannot be negative")
 

@@ -403,7 +403,7 @@ def test_environment_variables_set_the_same_settings() -> None:
 
 
 @pytest.mark.parametrize("flags", [["--latency", "soon"], ["--fault-kinds", "429,boom"], ["--rate-limit", "lots"],
-                                   ["--fault-rate", "2"]])
+                                   ["--fault-rate", "2"], ["--fault-rate", "0.5", "--fault-kinds", ""]])
 def test_bad_fault_flags_exit_with_a_message(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", *flags]) == 2
     assert "aiml-mock:" in capsys.readouterr().err

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -288,6 +290,27 @@ def test_the_image_registry_is_bounded() -> None:
     assert all(image.downloaded for image in registry.images())
     registry.clear()
     assert registry.images() == []
+
+
+def test_the_image_registry_never_keeps_base64_images() -> None:
+    class Item(dict[str, str]):
+        """A data item that can be watched for being freed."""
+
+    registry = ImageRegistry()
+    item = Item(b64_json="A" * 1000)
+    watcher = weakref.ref(item)
+    registry.register(ImageRequest("dall-e-2", "x", 1, 256, 256, "png", "b64_json", {}), [item], created=1.0, ttl=1.0)
+    del item
+    gc.collect()
+    assert watcher() is None and registry.images()[0].downloaded
+
+
+def test_violations_quoting_a_huge_value_are_shortened(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    prompt = "y" * (BODY_CAP * 2)
+    assert client.post(GENERATE, json={**BODY, "prompt": prompt}, headers=AUTH).status_code == 400
+    [violation] = journal_of(client).entries()[0].violations
+    assert violation.path == "$.prompt" and len(violation.value) < 1100
 
 
 @pytest.mark.parametrize("downloaded", [True, False])
