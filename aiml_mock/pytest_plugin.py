@@ -1,0 +1,255 @@
+"""The pytest plugin: a faithful image API in any test suite, by naming a fixture.
+
+Fixtures: `aiml_mock` (a `MockHandle`: one mock per session, per xdist worker, reset before each test),
+`aiml_mock_openai` / `aiml_mock_async_openai` (official SDK clients bound to it), `aiml_mock_env` (the
+variables that route clients building their own to it) and `aiml_mock_settings` (the session mock's
+settings: override it in a conftest.py). Marker `@pytest.mark.aiml_mock(**settings)`: one test's settings.
+Option `--aiml-mock-url URL` (or `AIML_MOCK_URL`): use a mock already running there instead.
+
+Registered through the `pytest11` entry point. Only pytest is imported until a test asks for a fixture,
+so suites that never use it pay nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import openai
+
+    from aiml_mock.settings import Settings
+    from aiml_mock.testing import MockHandle
+
+URL_ENV = "AIML_MOCK_URL"
+MARKER = "aiml_mock"
+FALLBACK_PROPERTY = "aiml_mock_local_fallback"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aiml-mock")
+    group.addoption(
+        "--aiml-mock-url", metavar="URL", default=None,
+        help=f"use the aiml-mock running at URL (e.g. a Docker container) instead of starting one; default: "
+             f"${URL_ENV}",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): run the test against a mock with these settings (names of aiml_mock.Settings, "
+        "e.g. error_style='openai', api_keys=['k'], success_status=200)",
+    )
+    url = remote_url(config)
+    if url and not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        config.pluginmanager.register(FallbackReport(url), "aiml-mock-fallbacks")
+
+
+def remote_url(config: pytest.Config) -> str | None:
+    """The mock to use instead of starting one: `--aiml-mock-url`, else `$AIML_MOCK_URL`, else None."""
+    url: str | None = config.getoption("aiml_mock_url", None) or os.environ.get(URL_ENV) or None
+    return url
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    url = remote_url(config)
+    return f"aiml-mock: using the mock at {url}" if url else None
+
+
+class FallbackReport:
+    """Lists, at the end of the run, the marked tests that ran on a local mock instead of the remote one
+    (it reads the reports, so tests run by xdist workers are listed too)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.nodeids: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "setup" and any(name == FALLBACK_PROPERTY for name, _ in report.user_properties):
+            self.nodeids.append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.nodeids:
+            terminalreporter.write_sep("-", "aiml-mock")
+            terminalreporter.write_line(
+                f"{len(self.nodeids)} test(s) marked @pytest.mark.{MARKER}(...) ran on a mock in this process, "
+                f"not on {self.url}: a running mock's settings cannot change from a test."
+            )
+            for nodeid in self.nodeids:
+                terminalreporter.write_line(f"  {nodeid}")
+
+
+class MockSession:
+    """The mocks of one test session (one xdist worker): the shared one, and a local one for marked tests
+    when the shared one is remote. Both are started on first use."""
+
+    def __init__(self, settings: Settings, url: str | None) -> None:
+        self.settings = settings
+        self.url = url
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        self._main: MockHandle | None = None
+        self._local: MockHandle | None = None
+
+    @property
+    def main(self) -> MockHandle:
+        if self._main is None:
+            from aiml_mock.testing import MockHandle
+
+            if self.url is None:
+                self._main = MockHandle.serve(self.settings)
+            else:
+                try:
+                    self._main = MockHandle.connect(self.url, shared=bool(self.worker), tag=self.worker)
+                except ConnectionError as error:
+                    pytest.fail(f"{error}\n(from --aiml-mock-url or ${URL_ENV})", pytrace=False)
+        return self._main
+
+    @property
+    def local(self) -> MockHandle:
+        if self._local is None:
+            from aiml_mock.testing import MockHandle
+
+            self._local = MockHandle.serve(self.settings)
+        return self._local
+
+    @contextmanager
+    def handle(self, node: pytest.Item, changes: dict[str, Any]) -> Iterator[MockHandle]:
+        """The handle for one test: the shared mock reset, or a mock with the marker's settings."""
+        if not changes:
+            main = self.main
+            main.reset()
+            yield main
+            return
+        base = self.main if self.url is None else self.local
+        if self.url is not None:
+            node.user_properties.append((FALLBACK_PROPERTY, self.url))
+        with ExitStack() as stack:
+            try:
+                handle = stack.enter_context(base.configured(**changes))
+            except (TypeError, ValueError) as error:
+                pytest.fail(f"@pytest.mark.{MARKER}({_shown(changes)}): {error}", pytrace=False)
+            handle.reset()
+            yield handle
+
+    def close(self) -> None:
+        for handle in (self._main, self._local):
+            if handle is not None:
+                handle.close()
+
+
+def _shown(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in changes.items())
+
+
+def marker_settings(node: pytest.Item) -> dict[str, Any]:
+    """The settings the test's `aiml_mock` markers ask for (the closest marker wins), names checked."""
+    changes: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers(MARKER))):
+        if mark.args:
+            pytest.fail(f"@pytest.mark.{MARKER} takes settings by name, e.g. @pytest.mark.{MARKER}(seed=7); "
+                        f"got positional {mark.args!r}", pytrace=False)
+        changes.update(mark.kwargs)
+    if changes:
+        from aiml_mock.settings import Settings
+
+        names = [spec.name for spec in dataclasses.fields(Settings)]
+        for name in changes:
+            if name not in names:
+                import difflib
+
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                pytest.fail(f"@pytest.mark.{MARKER}: unknown setting {name!r}{hint}. Settings: {', '.join(names)}",
+                            pytrace=False)
+    return changes
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def aiml_mock_settings() -> Settings:
+    """The settings of the session's mock. Override in a conftest.py (session scope) to change them."""
+    from aiml_mock.settings import Settings
+
+    return Settings(port=0)
+
+
+@pytest.fixture(scope="session")
+def _aiml_mock_session(request: pytest.FixtureRequest, aiml_mock_settings: Settings) -> Iterator[MockSession]:
+    session = MockSession(aiml_mock_settings, remote_url(request.config))
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def aiml_mock(request: pytest.FixtureRequest, _aiml_mock_session: MockSession) -> Iterator[MockHandle]:
+    """A faithful AI/ML API image endpoint for this test: `.base_url`, `.api_key`, `.requests`,
+    `.assert_called()`, `.fail_next()`, `.assert_all_valid()`. Shared per session, reset before each test."""
+    node = request.node
+    with _aiml_mock_session.handle(node, marker_settings(node)) as handle:
+        yield handle
+
+
+def _sdk(fixture: str) -> Any:
+    return pytest.importorskip("openai", reason=f"{fixture} needs the openai package: pip install openai")
+
+
+def _http_module(sdk: Any) -> Any:
+    """The HTTP library the installed SDK is built on (`httpx2` for openai 3.x, `httpx` before)."""
+    return importlib.import_module(sdk.DefaultHttpxClient.__mro__[1].__module__.partition(".")[0])
+
+
+@pytest.fixture(scope="session")
+def _aiml_mock_tls(request: pytest.FixtureRequest) -> Any:
+    """One TLS context for the session's SDK clients: building it costs tens of ms, a client then ~0.3 ms."""
+    create = getattr(_http_module(_sdk("aiml_mock_openai")), "create_ssl_context", None)
+    return create() if create is not None else True
+
+
+@pytest.fixture
+def aiml_mock_openai(request: pytest.FixtureRequest, aiml_mock: MockHandle) -> Iterator[openai.OpenAI]:
+    """An `openai.OpenAI` client bound to the mock (SDK defaults otherwise, retries included)."""
+    sdk = _sdk("aiml_mock_openai")
+    http_client = sdk.DefaultHttpxClient(verify=request.getfixturevalue("_aiml_mock_tls"))
+    client: openai.OpenAI = sdk.OpenAI(base_url=aiml_mock.base_url, api_key=aiml_mock.api_key,
+                                       http_client=http_client)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def aiml_mock_async_openai(request: pytest.FixtureRequest, aiml_mock: MockHandle) -> Iterator[openai.AsyncOpenAI]:
+    """An `openai.AsyncOpenAI` client bound to the mock, usable from any event loop the test runs.
+
+    It keeps no idle connections: a pooled connection belongs to the loop that opened it, and tests
+    (`asyncio.run`, pytest-asyncio, anyio) each close theirs.
+    """
+    sdk = _sdk("aiml_mock_async_openai")
+    http_client = sdk.DefaultAsyncHttpxClient(verify=request.getfixturevalue("_aiml_mock_tls"),
+                                              limits=_http_module(sdk).Limits(max_keepalive_connections=0))
+    client: openai.AsyncOpenAI = sdk.AsyncOpenAI(base_url=aiml_mock.base_url, api_key=aiml_mock.api_key,
+                                                 http_client=http_client)
+    yield client
+    import asyncio
+
+    try:
+        asyncio.run(client.close())
+    except RuntimeError:  # called inside a running loop: it holds no connection to close anyway
+        pass
+
+
+@pytest.fixture
+def aiml_mock_env(aiml_mock: MockHandle, monkeypatch: pytest.MonkeyPatch) -> MockHandle:
+    """The mock, with `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `AIML_API_KEY`, `AIML_API_URL`... pointing at it
+    for this test, so code that builds its own client reaches it unchanged."""
+    for name, value in aiml_mock.env.items():
+        monkeypatch.setenv(name, value)
+    return aiml_mock
