@@ -297,8 +297,9 @@ class MockHandle:
             raise RuntimeError(f"aiml-mock: the settings of the mock at {self.url} cannot change from a test")
         server = self.backend.server
         settings = server.settings.replace(**changes)
-        if any(getattr(settings, name) != getattr(server.settings, name) for name in RESTART_SETTINGS):
-            with MockHandle.serve(settings) as other:
+        moved = [name for name in RESTART_SETTINGS if getattr(settings, name) != getattr(server.settings, name)]
+        if moved or "port" in changes:  # a second mock, on a free port unless the port is given
+            with MockHandle.serve(settings if "port" in changes else settings.replace(port=0)) as other:
                 yield other
             return
         with server.configured(**changes):

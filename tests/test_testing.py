@@ -59,3 +59,21 @@ def test_client_env_routes_the_usual_variables() -> None:
     env = client_env("http://127.0.0.1:1/v1", "sk-1")
     assert env["OPENAI_BASE_URL"] == env["AIML_API_URL"] == "http://127.0.0.1:1/v1"
     assert env["OPENAI_API_KEY"] == env["AIML_API_KEY"] == env["AIMLAPI_API_KEY"] == "sk-1"
+
+
+def test_fail_next_can_target_a_model_or_a_prompt() -> None:
+    with MockHandle.serve() as handle:
+        handle.fail_next(500, model="dall-e-3", times=2)
+        handle.fail_next(502, prompt="LIGHTHOUSE")
+        assert post(handle).status_code == 201
+        assert post(handle, model="dall-e-3").status_code == 500
+        assert post(handle, prompt="a lighthouse at dusk").status_code == 502
+        assert post(handle, prompt="a lighthouse at dusk").status_code == 201
+        handle.assert_called(times=1, status=500, model="dall-e-3")
+
+
+def test_a_second_mock_for_socket_settings_takes_a_free_port_even_if_the_first_has_a_fixed_one() -> None:
+    with MockServer(Settings(port=0)) as probe:
+        port = probe.port
+    with MockHandle.serve(Settings(port=port)) as handle, handle.configured(log_level="error") as other:
+        assert handle.url.endswith(f":{port}") and other.url != handle.url
