@@ -96,9 +96,12 @@ class MockSession:
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self._main: MockHandle | None = None
         self._local: MockHandle | None = None
+        self._unreachable: str | None = None  # said once, then repeated at once instead of waiting again
 
     @property
     def main(self) -> MockHandle:
+        if self._unreachable is not None:
+            pytest.fail(self._unreachable, pytrace=False)
         if self._main is None:
             from aiml_mock.testing import MockHandle
 
@@ -108,7 +111,8 @@ class MockSession:
                 try:
                     self._main = MockHandle.connect(self.url, shared=bool(self.worker), tag=self.worker)
                 except ConnectionError as error:
-                    pytest.fail(f"{error}\n(from --aiml-mock-url or ${URL_ENV})", pytrace=False)
+                    self._unreachable = f"{error}\n(from --aiml-mock-url or ${URL_ENV})"
+                    pytest.fail(self._unreachable, pytrace=False)
         return self._main
 
     @property

@@ -445,16 +445,17 @@ def test_remote_mock_with_keys_and_an_admin_token_is_reached_with_the_containers
 def test_unreachable_or_locked_remote_mock_errors_saying_what_to_do(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user='''
         def test_one(aiml_mock): pass
+        def test_two(aiml_mock): pass
     ''')
     with MockServer() as server:
         gone = server.url
     result = pytester.runpytest_inprocess("--aiml-mock-url", gone, *STRICT)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([f"*aiml-mock: no mock answers at {gone}*",
                                  "*(from --aiml-mock-url or $AIML_MOCK_URL)"])
     with MockServer(admin_token="admin-secret") as server:
         result = pytester.runpytest_inprocess("--aiml-mock-url", server.url, *STRICT)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([f"*aiml-mock: {server.url} answered 401 to GET /__mock/faults*AIML_MOCK_ADMIN_TOKEN*"])
 
 
