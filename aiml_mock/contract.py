@@ -118,8 +118,21 @@ class _Bundler:
         for key in [key for key in self.root if key != "components"]:
             self.root[key] = self._walk(self.root[key], self.root_path)
         for kind, name in own:
-            components[kind][name] = self._walk(components[kind][name], self.root_path)
+            components[kind][name] = self._walk(*self._own(components[kind][name], kind, name))
         return self.root
+
+    def _own(self, node: Any, kind: str, name: str) -> tuple[Any, Path]:
+        """A component that only aliases the shared file's component of the same name, inlined.
+
+        Kept as a reference, `bearerAuth: {$ref: 'aimlapi.yaml#/components/securitySchemes/bearerAuth'}` would
+        bundle into a reference to itself, which tools (Schemathesis) cannot read.
+        """
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if not isinstance(ref, str) or ref.startswith("#") or ref.partition("#")[2] != f"/components/{kind}/{name}":
+            return node, self.root_path
+        target = (self.root_path.parent / ref.partition("#")[0]).resolve()
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        return {**copy.deepcopy(_pointer(_read(target), ref.partition("#")[2])), **siblings}, target
 
     def _walk(self, node: Any, base: Path) -> Any:
         if isinstance(node, list):
