@@ -1,0 +1,90 @@
+"""Schemathesis runs the contract against the in-process mock with every response check, in each configuration.
+
+Each suite loads the contract the app itself serves at `/openapi.json` (its error dialect and success statuses
+applied), so the checks hold the mock to exactly what it advertises. Keys are configured, so `ignored_auth`
+proves a missing or wrong key is refused. The content policy is off: it refuses schema-valid prompts on
+purpose, which `positive_data_acceptance` cannot tell from a bug.
+
+Bounded by the Hypothesis profile (`ci`: 40 examples per operation and phase) and `schemathesis.toml`. The
+coverage phase (boundary values, built when the tests are collected) runs for every operation, except the
+image endpoint of the AI/ML profile: its 81-model `oneOf` yields ~7,700 boundary cases (~80 s), so the
+image endpoint's boundaries are covered for DALL·E 2/3 (the `openai` profile, ~150 cases) and by the
+property tests (`tests/property/`) for every model.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from schemathesis import Case
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from aiml_mock import Settings, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE_PATH = "/v1/images/generations"
+KEY = "sk-contract-suite"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    positive_data_acceptance,
+    negative_data_rejection,
+    ignored_auth,
+]
+
+
+def suite_config(*, cover_images: bool) -> schemathesis.Config:
+    """The checked-in `schemathesis.toml`; without `cover_images`, no coverage phase for the image endpoint."""
+    data = tomllib.loads((ROOT / "schemathesis.toml").read_text(encoding="utf-8"))
+    if not cover_images:
+        no_coverage = {"include-path": IMAGE_PATH, "phases": {"coverage": {"enabled": False}}}
+        data["operations"] = [*data.get("operations", []), no_coverage]
+    return schemathesis.Config.from_dict(data, base_dir=str(ROOT))
+
+
+def served_contract(settings: Settings, *, cover_images: bool = False) -> schemathesis.BaseSchema:
+    """The contract as the app serves it, bound to that app (every request stays in-process)."""
+    app = create_app(settings.replace(api_keys=(KEY,), content_policy_terms=()))
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=suite_config(cover_images=cover_images))
+
+
+aimlapi = served_contract(Settings())
+aimlapi_openai_errors_200 = served_contract(Settings(error_style="openai", success_status=200))
+aimlapi_201 = served_contract(Settings(success_status=201))
+openai = served_contract(Settings(profile="openai"), cover_images=True)
+
+
+@aimlapi.parametrize()
+def test_aimlapi_profile_keeps_its_contract(case: Case[Any]) -> None:
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+@aimlapi_openai_errors_200.parametrize()
+def test_aimlapi_profile_with_openai_errors_and_200_keeps_its_contract(case: Case[Any]) -> None:
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+@aimlapi_201.parametrize()
+def test_aimlapi_profile_with_201_everywhere_keeps_its_contract(case: Case[Any]) -> None:
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+@openai.parametrize()
+def test_openai_profile_keeps_its_contract(case: Case[Any]) -> None:
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
