@@ -511,10 +511,11 @@ def test_xdist_workers_share_a_remote_mock_without_seeing_each_others_requests(
 # -- the docs --------------------------------------------------------------------------------------
 
 
-def test_readme_example_is_the_example_file_the_suite_runs() -> None:
+def test_readme_examples_are_the_example_files_the_suite_runs() -> None:
     root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text()
-    section = readme.split("## Use in your test suite", 1)[1]
-    shown = section.split("```python\n", 1)[1].split("```", 1)[0]
-    example = (root / "examples" / "test_quickstart.py").read_text()
-    assert example.endswith(shown) and example[: -len(shown)].startswith('"""'), "README and example differ"
+    section = (root / "README.md").read_text().split("## Use in your test suite", 1)[1].split("\n## ", 1)[0]
+    shown = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    files = [(root / "examples" / name).read_text() for name in ("test_quickstart.py", "test_properties.py")]
+    for example, block in zip(files, shown, strict=True):
+        docstring, _, code = example.partition('"""\n\n')
+        assert docstring.startswith('"""') and code == block, "the README and the example file differ"
