@@ -42,12 +42,13 @@ def client_env(base_url: str, api_key: str) -> dict[str, str]:
     """The environment variables that route OpenAI-compatible clients to a mock (`base_url` ends in `/v1`).
 
     `OPENAI_BASE_URL` / `OPENAI_API_KEY` (the official SDKs), `OPENAI_API_BASE` (LangChain, openai<1),
-    `AIML_API_URL` / `AIML_API_KEY` (the AI/ML API's own Python SDK docs) and `AIMLAPI_API_KEY` (its CLI).
+    `AIML_API_URL` / `AIML_API_KEY` (the AI/ML API's own Python SDK docs: the URL ends in `/v1`),
+    `AIMLAPI_API_KEY` (its CLI), and names common in its users' code (`AIML_API_BASE_URL`, `AIMLAPI_KEY`...).
     """
-    return {
-        "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": api_key, "OPENAI_API_BASE": base_url,
-        "AIML_API_URL": base_url, "AIML_API_KEY": api_key, "AIMLAPI_API_KEY": api_key,
-    }
+    urls = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "AIML_API_URL", "AIML_API_BASE_URL", "AIML_API_BASE",
+            "AIML_BASE_URL")
+    keys = ("OPENAI_API_KEY", "AIML_API_KEY", "AIMLAPI_API_KEY", "AIMLAPI_KEY")
+    return {**dict.fromkeys(urls, base_url), **dict.fromkeys(keys, api_key)}
 
 
 class Backend(Protocol):

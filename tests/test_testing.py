@@ -57,8 +57,10 @@ def test_requests_say_so_when_the_journal_is_off() -> None:
 
 def test_client_env_routes_the_usual_variables() -> None:
     env = client_env("http://127.0.0.1:1/v1", "sk-1")
-    assert env["OPENAI_BASE_URL"] == env["AIML_API_URL"] == "http://127.0.0.1:1/v1"
-    assert env["OPENAI_API_KEY"] == env["AIML_API_KEY"] == env["AIMLAPI_API_KEY"] == "sk-1"
+    urls = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "AIML_API_URL", "AIML_API_BASE_URL", "AIML_API_BASE",
+            "AIML_BASE_URL")
+    keys = ("OPENAI_API_KEY", "AIML_API_KEY", "AIMLAPI_API_KEY", "AIMLAPI_KEY")
+    assert env == {**dict.fromkeys(urls, "http://127.0.0.1:1/v1"), **dict.fromkeys(keys, "sk-1")}
 
 
 def test_fail_next_can_target_a_model_or_a_prompt() -> None:
