@@ -1,10 +1,11 @@
 """The request journal: every exchange the mock answered, newest first, in memory bounded by count and bytes.
 
-An `Entry` keeps references to what the app already has (the parsed request, the response payload), so
-recording costs no copies and no serialisation; views are built when read (`Entry.to_dict()`, the
-headers' lazy decoding). What could grow without bound is cut on the way in: request bodies over
-`BODY_CAP` bytes are shortened, `b64_json` payloads are elided, and the oldest entries leave once
-`capacity` entries or `max_bytes` (estimated) are held. API keys are never kept in full (`auth.redact`).
+Recording keeps what the app already has (the parsed request, the response bytes as sent) in a plain
+tuple, so it costs no copies, no serialisation and almost nothing for the garbage collector to track;
+`Entry` objects, parsed responses and decoded headers are built when the journal is read. What could
+grow without bound is cut on the way in: bodies over `BODY_CAP` bytes are shortened, `b64_json` payloads
+are elided, and the oldest entries leave once `capacity` entries or `max_bytes` (estimated) are held.
+API keys are never kept in full (`auth.redact`), not even in the raw headers.
 
 `ImageRegistry` is the journal of images: each one generated, and whether the client downloaded it.
 """
@@ -46,6 +47,19 @@ def redact_header(name: str, value: str) -> str:
     return _redact_once(value)
 
 
+def scrub_headers(raw: Iterable[tuple[bytes, bytes]], authorization: bytes | None = None) -> bytes:
+    """ASGI's raw pairs as one `name:value` line each, credentials redacted (`authorization`: that header's
+    redacted value, when the caller has it). One bytes object: nothing for the garbage collector to track,
+    and the secret is not kept, even undecoded."""
+    lines = []
+    for name, value in raw:
+        if name in _SENSITIVE_RAW:
+            redacted = authorization if authorization is not None and name == b"authorization" else None
+            value = redacted or _redact_raw(name, value)
+        lines.append(name + b":" + value)
+    return b"\n".join(lines)
+
+
 def _redact_raw(name: bytes, value: bytes) -> bytes:
     return redact_header(name.decode("latin-1").lower(), value.decode("latin-1")).encode("latin-1")
 
@@ -57,31 +71,34 @@ def _redact_once(secret: str) -> str:
 
 
 class RedactedHeaders(Mapping[str, str]):
-    """Request headers with lower-case names and credentials redacted, decoded from ASGI's raw pairs on first use.
+    """Request headers with lower-case names and credentials redacted, decoded on first use.
 
     Credentials are redacted when the mapping is made: the secret is never kept, only the decoding waits.
     """
 
     __slots__ = ("_raw", "_view")
 
-    def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
-        if not isinstance(raw, Mapping):
-            raw = [(name, _redact_raw(name, value)) if name.lower() in _SENSITIVE_RAW else (name, value)
-                   for name, value in raw]
-        self._raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = raw
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] | bytes = ()) -> None:
+        """`raw`: ASGI's (lower-case name, value) pairs, a mapping, or `scrub_headers()`'s bytes."""
+        if not isinstance(raw, bytes | Mapping):
+            raw = scrub_headers(raw)
+        self._raw: Mapping[str, str] | bytes = raw
         self._view: dict[str, str] | None = None
 
     def _decoded(self) -> dict[str, str]:
         if self._view is None:
             view: dict[str, str] = {}
-            pairs = self._raw.items() if isinstance(self._raw, Mapping) else (
-                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw)
+            if isinstance(self._raw, bytes):
+                lines = self._raw.decode("latin-1").split("\n") if self._raw else []
+                pairs: Iterable[tuple[str, str]] = (line.partition(":")[::2] for line in lines)
+            else:
+                pairs = self._raw.items()
             for name, value in pairs:
                 name = name.lower()
                 value = redact_header(name, value)
                 view[name] = f"{view[name]}, {value}" if name in view else value
             self._view = view
-            self._raw = ()
+            self._raw = b""
         return self._view
 
     def __getitem__(self, name: str) -> str:
@@ -149,6 +166,25 @@ class Entry:
         )
 
 
+# What the recording middleware stores: Entry's fields in order, with `query` still bytes, `headers` as
+# `scrub_headers()` bytes and a JSON `response` still as the bytes sent (`bytes`: parsed when read). A tuple
+# of (mostly) atomic values costs a fraction of a frozen dataclass and gives the garbage collector little
+# to track, which is most of what keeping entries costs; the Entry is built when it is read.
+RawEntry = tuple[int, float, str, str, bytes, bytes, Any, int, Any, tuple[Violation, ...], str | None, str | None,
+                 float, str | None]
+
+
+def _entry_of(item: Entry | RawEntry) -> Entry:
+    if isinstance(item, Entry):
+        return item
+    (entry_id, started, method, path, query, headers, body, status, response, violations, model, key, duration,
+     fault) = item
+    if isinstance(response, bytes):
+        response = parse_captured(response)
+    return Entry(entry_id, started, method, path, query.decode("latin-1"), RedactedHeaders(headers), body, status,
+                 response, violations, model, key, duration, fault)
+
+
 def estimate_size(entry: Entry) -> int:
     """Bytes an entry holds, estimated by serialising it (for entries recorded without a size)."""
     return ENTRY_OVERHEAD + len(orjson.dumps({"json": entry.json, "response": entry.response}, default=str))
@@ -162,10 +198,11 @@ class Journal:
             raise ValueError("the journal's capacity and byte bound cannot be negative")
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._items: deque[tuple[Entry, int]] = deque()
+        self._items: deque[tuple[Entry | RawEntry, int]] = deque()
         self._bytes = 0
         self._ids = itertools.count(1)
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()  # only for `wait_for`: recording notifies it only when waited on
         self._waiters = 0
 
     def next_id(self) -> int:
@@ -174,24 +211,29 @@ class Journal:
 
     def record(self, entry: Entry, size: int | None = None) -> None:
         """Keep an entry, evicting the oldest beyond the bounds. `size`: its bytes if the caller knows them."""
+        self._keep(entry, estimate_size(entry) if size is None else size)
+
+    def record_raw(self, entry: RawEntry, size: int) -> None:
+        """Keep an entry given as `RawEntry` (the recording middleware's cheap form)."""
+        self._keep(entry, size)
+
+    def _keep(self, entry: Entry | RawEntry, size: int) -> None:
         if not self.capacity:
             return
-        size = estimate_size(entry) if size is None else size
-        with self._changed:
+        with self._lock:
             self._items.append((entry, size))
             self._bytes += size
             while len(self._items) > self.capacity or (self._bytes > self.max_bytes and len(self._items) > 1):
                 self._bytes -= self._items.popleft()[1]
-            if self._waiters:
+        if self._waiters:  # a waiter counts itself before its first check, so no record goes unnoticed
+            with self._changed:
                 self._changed.notify_all()
 
     def entries(self, *, path: str | None = None, status: int | None = None, model: str | None = None
                 ) -> list[Entry]:
         """Entries newest first, optionally only those with this path (`/images/*`: a prefix), status, model."""
         prefix = path[:-1] if path is not None and path.endswith("*") else None
-        with self._changed:
-            items = [entry for entry, _ in self._items]
-        items.reverse()
+        items = self._newest_first()
         return [
             entry for entry in items
             if (path is None or (entry.path.startswith(prefix) if prefix is not None else entry.path == path))
@@ -204,14 +246,21 @@ class Journal:
         with self._changed:
             self._waiters += 1
             try:
-                return self._changed.wait_for(lambda: predicate([entry for entry, _ in reversed(self._items)]), timeout)
+                return self._changed.wait_for(lambda: predicate(self._newest_first()), timeout)
             finally:
                 self._waiters -= 1
 
+    def _newest_first(self) -> list[Entry]:
+        with self._lock:
+            items = [entry for entry, _ in self._items]
+        items.reverse()
+        return [_entry_of(item) for item in items]
+
     def clear(self) -> None:
-        with self._changed:
+        with self._lock:
             self._items.clear()
             self._bytes = 0
+        with self._changed:
             self._changed.notify_all()
 
     @property
@@ -276,7 +325,7 @@ def elide_images(payload: Any) -> tuple[Any, int]:
 
 
 def parse_captured(body: bytes) -> Any:
-    """A captured JSON response body, parsed when its entry is recorded; unparseable bodies are kept as text."""
+    """A captured JSON response body, parsed when its entry is read; unparseable bodies are shown as text."""
     if len(body) > BODY_CAP:
         return f"<{len(body)} bytes, over the journal's {BODY_CAP}-byte cap>"
     try:
@@ -341,7 +390,8 @@ class ImageRegistry:
                  entry_id: int | None = None) -> None:
         """Remember the images of one success payload's `data`."""
         if self.capacity:
-            urls: Sequence[Any] | int = data if request.response_format == "url" else len(data)
+            urls: tuple[str, ...] | int = (tuple([item["url"] for item in data]) if request.response_format == "url"
+                                           else len(data))
             batch = (request.model, request.width, request.height, request.fmt, request.response_format, urls,
                      created, ttl, entry_id)
             with self._lock:
@@ -382,13 +432,13 @@ class ImageRegistry:
             return sum(batch[5] if isinstance(batch[5], int) else len(batch[5]) for batch in self._batches)
 
 
-# model, width, height, format, response_format, the data items (url mode) or their count, created, ttl, entry
-_Batch = tuple[str, int, int, str, str, "Sequence[Any] | int", float, float, "int | None"]
+# model, width, height, format, response_format, the URLs (url mode) or the count, created, ttl, entry id:
+# atomic values only, so the garbage collector stops tracking it
+_Batch = tuple[str, int, int, str, str, "tuple[str, ...] | int", float, float, "int | None"]
 
 
-def _image_record(batch: _Batch, item: Any, index: int) -> ImageRecord:
+def _image_record(batch: _Batch, url: str | None, index: int) -> ImageRecord:
     model, width, height, fmt, response_format, _, created, ttl, entry_id = batch
-    url = item.get("url") if isinstance(item, dict) else None
     return ImageRecord(
         id=image_name(url) if url else f"b64-{entry_id or 0}-{index}", model=model, width=width, height=height,
         format=fmt, response_format=response_format, created=created, expires=created + ttl if url else None,

@@ -19,13 +19,12 @@ from aiml_mock.errors import ApiError
 from aiml_mock.journal import (
     BODY_CAP,
     ENTRY_OVERHEAD,
-    Entry,
     Journal,
-    RedactedHeaders,
+    RawEntry,
     cap_json,
     cap_violations,
     elide_images,
-    parse_captured,
+    scrub_headers,
 )
 from aiml_mock.validation import ImageRequest
 
@@ -34,29 +33,30 @@ ADMIN_PREFIX = "/__mock"
 
 
 class Exchange:
-    """One request on its way through: what a handler learnt about it, and what went out, for its entry."""
+    """One request on its way through: what a handler learnt about it, and what went out, for its entry.
 
-    __slots__ = ("id", "json", "parsed", "request_bytes", "model", "key", "violations", "response", "elided",
-                 "fault", "status", "_scope", "_journal", "_started", "_wall", "start", "first", "sent")
+    Defaults live on the class, so making one per request sets only what differs.
+    """
+
+    json: Any = None
+    parsed = False
+    request_bytes = 0
+    model: str | None = None
+    key: str | None = None
+    violations: tuple[Violation, ...] | None = None
+    response: Any = None
+    elided = -1  # -1: no payload noted; else the b64_json characters left out of it
+    fault: str | None = None
+    status: int | None = None  # set when no response (0) or the client left first (499)
+    start: Message | None = None
+    first: bytes | None = None
+    sent = 0
 
     def __init__(self, entry_id: int = 0, scope: Scope | None = None, journal: Journal | None = None) -> None:
         self.id = entry_id
-        self.json: Any = None
-        self.parsed = False
-        self.request_bytes = 0
-        self.model: str | None = None
-        self.key: str | None = None
-        self.violations: tuple[Violation, ...] | None = None
-        self.response: Any = None
-        self.elided = -1  # -1: no payload noted; else the b64_json characters left out of it
-        self.fault: str | None = None
-        self.status: int | None = None  # set when no response (0) or the client left first (499)
         self._scope = scope
         self._journal = journal
-        self._started, self._wall = time.perf_counter(), time.time()
-        self.start: Message | None = None
-        self.first: bytes | None = None
-        self.sent = 0
+        self._started = time.perf_counter()
 
     def note_body(self, body: Any, size: int) -> None:
         """The parsed request body (kept by reference; shortened beyond the journal's cap)."""
@@ -70,11 +70,9 @@ class Exchange:
         self.violations = violations if not violations else cap_violations(violations, self.request_bytes)
 
     def note_payload(self, payload: Any, request: ImageRequest) -> None:
-        """The success payload sent (by reference), `b64_json` elided."""
+        """A `b64_json` success payload, its images elided (other answers are kept as the bytes sent)."""
         if request.response_format == "b64_json":
             self.response, self.elided = elide_images(payload)
-        else:
-            self.response, self.elided = payload, 0
 
     def note_error(self, error: ApiError, body: Any, contract: Contract) -> None:
         """The client's verdict for a refused request, unless the handler already has it."""
@@ -90,25 +88,30 @@ class Exchange:
         journal, scope = self._journal, self._scope
         if journal is None or scope is None:
             return
-        self._journal = None
-        journal.record(*self._entry(scope))
+        self._journal = self._scope = None  # no scope <-> exchange cycle left for the garbage collector
+        journal.record_raw(*self._raw_entry(scope))
 
-    def _entry(self, scope: Scope) -> tuple[Entry, int]:
+    def _raw_entry(self, scope: Scope) -> tuple[RawEntry, int]:
         start, first, sent = self.start, self.first, self.sent
         status = self.status if self.status is not None else start["status"] if start else 0
         if self.elided >= 0:
             response, response_bytes = self.response, sent - self.elided
         elif start is not None and first is not None and len(first) == sent and _is_json(start):
-            response, response_bytes = parse_captured(first), min(sent, BODY_CAP)
+            if sent <= BODY_CAP:
+                response, response_bytes = first, sent  # parsed when read
+            else:
+                response, response_bytes = f"<{sent} bytes, over the journal's {BODY_CAP}-byte cap>", 64
         else:
             response, response_bytes = None, 0
-        key = redact(self.key) if self.key else _key_from(scope["headers"])
-        entry = Entry(
-            id=self.id, time=self._wall, method=scope["method"], path=scope["path"],
-            query=scope["query_string"].decode("latin-1"), headers=RedactedHeaders(scope["headers"]),
-            json=self.json, status=status, response=response, violations=self.violations or (),
-            model=self.model, key=key, duration_ms=(time.perf_counter() - self._started) * 1000, fault=self.fault,
-        )
+        key: str | None
+        if self.key:
+            key = redact(self.key)
+            headers = scrub_headers(scope["headers"], f"Bearer {key}".encode())
+        else:
+            key, headers = _key_from(scope["headers"]), scrub_headers(scope["headers"])
+        duration = time.perf_counter() - self._started
+        entry = (self.id, time.time() - duration, scope["method"], scope["path"], scope["query_string"], headers,
+                 self.json, status, response, self.violations or (), self.model, key, duration * 1000, self.fault)
         return entry, ENTRY_OVERHEAD + min(self.request_bytes, BODY_CAP) + response_bytes
 
 
