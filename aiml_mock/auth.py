@@ -16,8 +16,12 @@ _MISSING = (
 
 
 def redact(key: str, keep: int = 6) -> str:
-    """A key as it may be shown or stored: a short prefix and the length, never the whole secret."""
-    if len(key) <= keep:
+    """A key as it may be shown or stored: a short prefix and the length, never the whole secret.
+
+    The prefix is at most a third of the key, so short test keys (`sk-test`) do not show nearly all of it.
+    """
+    keep = min(keep, len(key) // 3)
+    if keep == 0:
         return "*" * len(key)
     return f"{key[:keep]}...({len(key)} chars)"
 

@@ -27,6 +27,8 @@ def test_unknown_key_is_401_invalid_api_key_without_echoing_it() -> None:
     assert "sk-very-secret-key" not in (caught.value.openai_message or "")
 
 
-def test_redact_keeps_only_a_prefix() -> None:
+def test_redact_keeps_at_most_a_third_of_the_key_as_prefix() -> None:
     assert redact("sk-abcdefghijklmnop") == "sk-abc...(19 chars)"
-    assert redact("short") == "*****"
+    assert redact("short") == "s...(5 chars)"
+    assert redact("sk-test") == "sk...(7 chars)"
+    assert redact("abc") == "***"
