@@ -20,7 +20,7 @@ def redact(key: str, keep: int = 6) -> str:
 
     The prefix is at most a third of the key, so short test keys (`sk-test`) do not show nearly all of it.
     """
-    keep = min(keep, len(key) // 3)
+    keep = min(keep, len(key) // 3) if len(key) > 4 else 0
     if keep == 0:
         return "*" * len(key)
     return f"{key[:keep]}...({len(key)} chars)"
