@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, get_args
 
-from aiml_mock import __version__, verify
+from aiml_mock import __version__, check, verify
 from aiml_mock.contract import PROFILES, contract_path
 from aiml_mock.settings import ENV_PREFIX, Settings, field_type, parse_value
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     contract = sub.add_parser("contract", help="print the path of a profile's OpenAPI file")
     contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
     _health_parser(sub)
-    for command in (verify,):  # each module adds its parser and sets `run`
+    for command in (verify, check):  # each module adds its parser and sets `run`
         command.add_parser(sub)
     return parser
 

@@ -1,0 +1,162 @@
+"""`aiml-mock check -- COMMAND [ARGS...]`: run any client against a fresh mock and judge what it sent.
+
+The mock starts on a free port; the command runs with the variables clients read for the API's address and
+key pointing at it (`OPENAI_BASE_URL` ending in `/v1`, `OPENAI_API_KEY`, and the AI/ML API's usual names).
+The mock answers exactly as the real API would (a typo'd field the real API ignores is still answered) and
+its journal records, for every request, what broke the contract. Afterwards every request is listed with
+its status and verdict; the exit status is the command's own if it failed, else 1 if any request broke the
+contract (or none reached the mock), else 0. `AIML_MOCK_*` variables configure the mock as for `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiml_mock.contract import PROFILES
+from aiml_mock.journal import Entry
+from aiml_mock.server import MockServer
+from aiml_mock.settings import Settings
+
+DEFAULT_KEY = "sk-aiml-mock-check"
+JOURNAL_SIZE = 10_000  # requests kept for the verdict (the journal's default is 1,000)
+# Where clients look for the API: OpenAI's SDKs and the names the AI/ML API's users and tools read.
+BASE_URL_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "AIML_API_BASE_URL", "AIML_API_BASE", "AIML_BASE_URL")
+ROOT_URL_VARIABLES = ("AIML_API_URL",)  # the server root: examples/node appends /v1/... itself
+KEY_VARIABLES = ("OPENAI_API_KEY", "AIML_API_KEY", "AIMLAPI_KEY", "AIMLAPI_API_KEY")
+
+
+def client_environment(server: MockServer, key: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The command's environment: the caller's, with every address and key variable naming the mock."""
+    env = dict(os.environ if base is None else base)
+    env.update({name: server.base_url for name in BASE_URL_VARIABLES})
+    env.update({name: server.url for name in ROOT_URL_VARIABLES})
+    env.update({name: key for name in KEY_VARIABLES})
+    for name in ("NO_PROXY", "no_proxy"):  # a proxy configured for the real API must not swallow the mock
+        kept = [item for item in env.get(name, "").split(",") if item]
+        env[name] = ",".join([*kept, "127.0.0.1", "localhost"])
+    return env
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """What the command did: its exit status, and every request it made, oldest first."""
+
+    command: list[str]
+    exit_code: int
+    base_url: str
+    entries: list[Entry]
+    total: int  # requests the mock answered (more than `entries` only if the journal overflowed)
+
+    @property
+    def broken(self) -> list[Entry]:
+        return [entry for entry in self.entries if entry.violations]
+
+    @property
+    def status(self) -> int:
+        """The command's status if it failed; else 1 for a broken contract or no request at all; else 0."""
+        if self.exit_code != 0:
+            return self.exit_code
+        return 1 if self.broken or not self.entries else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command, "exit_code": self.exit_code, "base_url": self.base_url, "status": self.status,
+            "requests": len(self.entries), "answered": self.total, "broke_contract": len(self.broken),
+            "entries": [entry.to_dict() for entry in self.entries],
+        }
+
+
+def run_check(command: Sequence[str], settings: Settings | None = None, *, key: str = DEFAULT_KEY,
+              timeout: float | None = None) -> CheckResult:
+    """Start a mock, run the command against it, and collect every request it made."""
+    settings = (settings or Settings()).replace(host="127.0.0.1", port=0, workers=1)
+    if settings.journal_size < JOURNAL_SIZE:
+        settings = settings.replace(journal_size=JOURNAL_SIZE)
+    with MockServer(settings) as server:
+        env = client_environment(server, key)
+        try:
+            completed = subprocess.run(list(command), env=env, timeout=timeout, check=False)
+            code = completed.returncode
+        except FileNotFoundError:
+            print(f"aiml-mock check: command not found: {command[0]}", file=sys.stderr)
+            code = 127
+        except subprocess.TimeoutExpired:
+            print(f"aiml-mock check: the command ran longer than {timeout:g} s and was stopped", file=sys.stderr)
+            code = 124
+        entries = server.state.journal.entries()
+    entries.reverse()
+    total = max((entry.id for entry in entries), default=0)
+    return CheckResult(list(command), code, server.base_url, entries, total)
+
+
+def render(result: CheckResult) -> str:
+    """Every request with its status and verdict, each broken rule under it, and a summary."""
+    shown = " ".join(result.command)
+    lines = [f"aiml-mock check: `{shown}` exited {result.exit_code}, and made {len(result.entries)} request(s) "
+             f"to the mock at {result.base_url}", ""]
+    for number, entry in enumerate(result.entries, 1):
+        target = f"{entry.method} {entry.path}"
+        model = entry.model or ""
+        verdict = "ok" if entry.valid else "BROKE THE CONTRACT"
+        lines.append(f"  {number:>3}  {target:<40.40} {model:<26.26} {entry.status:>3}  {verdict}")
+        for violation in entry.violations:
+            lines.append(f"         {violation.path}: {violation.message} [{violation.rule}]")
+    if result.total > len(result.entries):
+        lines.append(f"  (only the last {len(result.entries)} of {result.total} requests were kept)")
+    lines.append("")
+    if not result.entries:
+        lines.append("No request reached the mock: does the client read OPENAI_BASE_URL (or pass base_url)?")
+    else:
+        lines.append(f"{len(result.broken)} of {len(result.entries)} request(s) broke the contract.")
+    return "\n".join(lines)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check", help="run a client command against a fresh mock; fail if it broke the contract",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="aiml-mock check [options] -- COMMAND [ARGS...]",
+    )
+    parser.add_argument("--profile", choices=PROFILES, help="contract the mock answers by [default aimlapi]")
+    parser.add_argument("--error-style", choices=PROFILES, help="error dialect (default: the profile's)")
+    parser.add_argument("--success-status", type=int, help="status of every success (default: per model)")
+    parser.add_argument("--strict", action="store_true", default=None,
+                        help="refuse fields the contract does not define with a 400 (the real API ignores them)")
+    parser.add_argument("--api-key", default=DEFAULT_KEY,
+                        help=f"the key given to the command [default {DEFAULT_KEY}]; the mock accepts any bearer "
+                             "key unless AIML_MOCK_API_KEYS says otherwise, and records a missing one")
+    parser.add_argument("--timeout", type=float, help="stop the command after this many seconds")
+    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the client to run, after --")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        print("aiml-mock check: give the command to run after --, e.g. aiml-mock check -- python client.py",
+              file=sys.stderr)
+        return 2
+    overrides = {"profile": args.profile, "error_style": args.error_style, "success_status": args.success_status,
+                 "strict": args.strict}
+    try:
+        settings = Settings.from_env(**{name: value for name, value in overrides.items() if value is not None})
+        result = run_check(command, settings, key=args.api_key, timeout=args.timeout)
+    except ValueError as error:
+        print(f"aiml-mock check: {error}", file=sys.stderr)
+        return 2
+    print(render(result), file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str),
+                                   encoding="utf-8")
+    return result.status
