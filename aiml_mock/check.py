@@ -24,21 +24,16 @@ from aiml_mock.contract import PROFILES
 from aiml_mock.journal import Entry
 from aiml_mock.server import MockServer
 from aiml_mock.settings import Settings
+from aiml_mock.testing import client_env
 
 DEFAULT_KEY = "sk-aiml-mock-check"
 JOURNAL_SIZE = 10_000  # requests kept for the verdict (the journal's default is 1,000)
-# Where clients look for the API: OpenAI's SDKs and the names the AI/ML API's users and tools read.
-BASE_URL_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "AIML_API_BASE_URL", "AIML_API_BASE", "AIML_BASE_URL")
-ROOT_URL_VARIABLES = ("AIML_API_URL",)  # the server root: examples/node appends /v1/... itself
-KEY_VARIABLES = ("OPENAI_API_KEY", "AIML_API_KEY", "AIMLAPI_KEY", "AIMLAPI_API_KEY")
 
 
 def client_environment(server: MockServer, key: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The command's environment: the caller's, with every address and key variable naming the mock."""
     env = dict(os.environ if base is None else base)
-    env.update({name: server.base_url for name in BASE_URL_VARIABLES})
-    env.update({name: server.url for name in ROOT_URL_VARIABLES})
-    env.update({name: key for name in KEY_VARIABLES})
+    env.update(client_env(server.base_url, key))
     for name in ("NO_PROXY", "no_proxy"):  # a proxy configured for the real API must not swallow the mock
         kept = [item for item in env.get(name, "").split(",") if item]
         env[name] = ",".join([*kept, "127.0.0.1", "localhost"])

@@ -71,7 +71,7 @@ def test_the_command_sees_the_mock_under_every_usual_name(capfd: pytest.CaptureF
     out, err = capfd.readouterr()
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["OPENAI_BASE_URL"].startswith("http://127.0.0.1:") and seen["OPENAI_BASE_URL"].endswith("/v1")
-    assert seen["AIML_API_BASE_URL"] == seen["OPENAI_BASE_URL"] == seen["AIML_API_URL"] + "/v1"
+    assert seen["AIML_API_BASE_URL"] == seen["OPENAI_BASE_URL"] == seen["AIML_API_URL"]
     assert {seen[name] for name in ("OPENAI_API_KEY", "AIML_API_KEY", "AIMLAPI_KEY")} == {"sk-mine"}
     assert "No request reached the mock" in err
 

@@ -33,14 +33,14 @@ def test_example_is_the_providers_code_but_for_the_host() -> None:
     if not SEED_PAGE.is_file():
         pytest.skip(f"the provider's page is not beside this checkout ({SEED_PAGE})")
     ours = main_function(EXAMPLE.read_text()).replace(
-        "fetch(`${AIML_API_URL}/v1/images/generations`", "fetch('https://api.aimlapi.com/v1/images/generations'")
+        "fetch(`${AIML_API_URL}/images/generations`", "fetch('https://api.aimlapi.com/v1/images/generations'")
     assert ours == main_function(SEED_PAGE.read_text())
 
 
 @pytest.mark.skipif(NODE is None, reason="`node` is not installed: the Node example cannot run")
 def test_node_example_generates_an_image_from_the_mock(live_server: MockServer) -> None:
     assert NODE is not None
-    env = {**os.environ, "AIML_API_URL": live_server.url}
+    env = {**os.environ, "AIML_API_URL": live_server.base_url}
     run = subprocess.run([NODE, EXAMPLE.name], cwd=EXAMPLE.parent, env=env, capture_output=True, text=True,
                          timeout=60)
     # The provider's code logs errors and still exits 0: its output is what tells success.
@@ -57,7 +57,7 @@ def test_node_example_generates_an_image_from_the_mock(live_server: MockServer) 
 def test_node_example_reports_the_mocks_refusal() -> None:
     assert NODE is not None
     with MockServer(api_keys=("sk-only-this",)) as strict:
-        env = {**os.environ, "AIML_API_URL": strict.url}
+        env = {**os.environ, "AIML_API_URL": strict.base_url}
         run = subprocess.run([NODE, EXAMPLE.name], cwd=EXAMPLE.parent, env=env, capture_output=True, text=True,
                              timeout=60)
     assert "HTTP error! Status: 401" in run.stderr and run.stdout == ""
