@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from aiml_mock.cli import build_parser, settings_from_args
 
@@ -75,3 +77,15 @@ def test_bad_flag_value_exits_with_a_message() -> None:
     result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--success-status", "404"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "2xx" in result.stderr
+
+
+
+def test_readme_settings_table_lists_every_serve_flag() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    flags = [option for action in subparsers.choices["serve"]._actions for option in action.option_strings
+             if option.startswith("--") and option != "--help" and not option.startswith("--no-")]
+    missing = [flag for flag in flags if f"`{flag}" not in section]
+    assert not missing, f"README's Settings table lacks {missing}"
