@@ -75,6 +75,15 @@ class ImageSpec:
     index: int = 0
 
     def __post_init__(self) -> None:
+        width, height, index = self.width, self.height, self.index
+        if (type(width) is int and type(height) is int and type(index) is int and 0 < width <= MAX_SIDE
+                and 0 < height <= MAX_SIDE and index >= 0 and type(self.prompt_digest) is bytes
+                and type(self.text) is str and type(self.model) is str and type(self.label) is str):
+            return  # the common case in one expression (a spec is made per image of every answer)
+        self._explain()
+
+    def _explain(self) -> None:
+        """Raise the `ValueError` naming what is wrong (subclasses of bytes and str are accepted)."""
         for name in ("width", "height"):
             value = getattr(self, name)
             if type(value) is not int or not 1 <= value <= MAX_SIDE:
