@@ -177,6 +177,11 @@ def content_policy_error() -> ApiError:
                     openai_message=CONTENT_POLICY_MESSAGE)
 
 
+# The only characters an IGNORECASE regex matches with an ASCII letter besides its two cases (`re` folds them
+# so), mapped to that letter: with them folded, a lower-cased prompt holds every ASCII term the regex can find.
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
+
+
 class ContentPolicy:
     """Refuses prompts containing any of the terms (whole words, any case); no terms: everything passes."""
 
@@ -184,16 +189,26 @@ class ContentPolicy:
         self.terms = tuple(term.strip() for term in terms if term.strip())
         alternatives = "|".join(re.escape(term) for term in sorted(self.terms, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if self.terms else None
+        ascii_terms = all(term.isascii() for term in self.terms)
+        self._lowered = tuple(term.lower() for term in self.terms) if ascii_terms else None
+
+    def _may_match(self, prompt: str) -> bool:
+        """False when no term occurs in the prompt in any case: a few substring tests where the regex, with its
+        word boundaries, costs five times as much on every generation."""
+        if self._lowered is None:
+            return True
+        text = (prompt if prompt.isascii() else prompt.translate(_FOLD_TO_ASCII)).lower()
+        return any(term in text for term in self._lowered)
 
     def violation(self, prompt: str) -> str | None:
         """The first refused term in the prompt, or None."""
-        if self._pattern is None:
+        if self._pattern is None or not self._may_match(prompt):
             return None
         match = self._pattern.search(prompt)
         return match.group(0) if match else None
 
     def check(self, prompt: str) -> None:
-        if self._pattern is not None and self._pattern.search(prompt):
+        if self._pattern is not None and self._may_match(prompt) and self._pattern.search(prompt):
             raise content_policy_error()
 
 
