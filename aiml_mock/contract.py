@@ -337,6 +337,15 @@ class Contract:
             return []
         return _collect(spec._lenient, spec.schema, body)
 
+    def strictly_valid(self, body: Any) -> ModelSpec | None:
+        """The body's model when the body breaks no rule of the contract at all (the common case, answered with
+        one validator call), else None: then `validate_request` and `check_request` say what it breaks."""
+        if not isinstance(body, dict):
+            return None
+        model_id = body.get("model", self.default_model)
+        spec = self.models.get(model_id) if isinstance(model_id, str) else None
+        return spec if spec is not None and spec._strict.is_valid(body) else None
+
     def check_request(self, body: Any) -> list[Violation]:
         """Everything the contract forbids, including fields the real API silently ignores."""
         spec, problem = self._dispatch(body)

@@ -90,29 +90,22 @@ def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
 
 def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> ImageRequest:
     """Check a parsed body against its model's schema and build the request, or raise `ApiError(400)`."""
-    problems = contract.validate_request(body)
-    if problems:
-        first = problems[0]
-        if first.path == "$.model" and first.rule == "enum":
-            raise unknown_model_error(contract.unknown_model_message(str(first.value)), first.value)
-        model_id = body.get("model") if isinstance(body, dict) else None
-        raise validation_error(problems, model_id if isinstance(model_id, str) else contract.default_model)
-    violations = tuple(contract.check_request(body))
-    spec = contract.models[str(body.get("model") or contract.default_model)]
-    if strict and violations:
-        raise validation_error(violations, spec.id)
+    spec = contract.strictly_valid(body)  # most bodies break no rule: one validator call decides
+    violations: tuple[Violation, ...] = ()
+    if spec is None:
+        problems = contract.validate_request(body)
+        if problems:
+            first = problems[0]
+            if first.path == "$.model" and first.rule == "enum":
+                raise unknown_model_error(contract.unknown_model_message(str(first.value)), first.value)
+            model_id = body.get("model") if isinstance(body, dict) else None
+            raise validation_error(problems, model_id if isinstance(model_id, str) else contract.default_model)
+        violations = tuple(contract.check_request(body))
+        spec = contract.models[str(body.get("model") or contract.default_model)]
+        if strict and violations:
+            raise validation_error(violations, spec.id)
     params = _fill_defaults(body, spec.defaults)
     params["model"] = spec.id
     width, height = image_dimensions(params, spec.properties)
-    response_format = image_delivery(params)
-    return ImageRequest(
-        model=spec.id,
-        prompt=str(params.get("prompt") or ""),
-        count=image_count(params),
-        width=width,
-        height=height,
-        fmt=image_format(params),
-        response_format=str(response_format),
-        params=params,
-        violations=violations,
-    )
+    return ImageRequest(spec.id, str(params.get("prompt") or ""), image_count(params), width, height,
+                        image_format(params), str(image_delivery(params)), params, violations)
