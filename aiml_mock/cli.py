@@ -130,7 +130,7 @@ def _quiet_exit_server() -> Any:
 def serve(settings: Settings) -> int:
     import uvicorn
 
-    from aiml_mock.app import create_app
+    from aiml_mock.app import create_app, settle_heap
     from aiml_mock.transport import protocol_class  # transport faults (drop, truncate) need the connection
 
     if settings.url_secret is None:
@@ -153,7 +153,9 @@ def serve(settings: Settings) -> int:
                                 **common)
         Multiprocess(config, sockets=[sock]).run()
         return 0
-    config = uvicorn.Config(create_app(settings), **common)
+    app = create_app(settings)
+    settle_heap()
+    config = uvicorn.Config(app, **common)
     _quiet_exit_server()(config).run(sockets=[sock])
     return 0
 

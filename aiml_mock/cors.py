@@ -1,0 +1,49 @@
+"""CORS for browser clients, at almost no cost to every other client.
+
+Starlette's `CORSMiddleware` reads each request's headers through a `Headers` view and rewrites each
+response's headers through `MutableHeaders`, if only to add `Vary: Origin` when no `Origin` was sent. That
+was a tenth of a generation's cost. This subclass answers requests that carry an `Origin` (preflights
+included) exactly as Starlette does; for the others (SDKs, curl, test suites: most requests) it appends the
+same `Vary: Origin` to the raw header list.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import cors
+from starlette.types import Message, Receive, Scope, Send
+
+
+class CORSMiddleware(cors.CORSMiddleware):
+    """`starlette.middleware.cors.CORSMiddleware`, with a fast path for requests without `Origin`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    break
+            else:
+                await self.app(scope, receive, _VaryOrigin(send))
+                return
+        await super().__call__(scope, receive, send)
+
+
+class _VaryOrigin:
+    """`send`, adding `Vary: Origin` to the response start (merged with a `Vary` the app set, as Starlette does)."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers")
+            if not isinstance(headers, list):  # ASGI allows any iterable
+                headers = message["headers"] = list(headers or ())
+            if any(name.lower() == b"vary" for name, _ in headers):
+                mutable = MutableHeaders(scope=message)
+                mutable["Vary"] = ", ".join([*mutable.getlist("Vary"), "Origin"])
+            else:
+                headers.append((b"vary", b"Origin"))
+        await self.send(message)
