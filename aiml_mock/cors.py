@@ -13,22 +13,28 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import cors
 from starlette.types import Message, Receive, Scope, Send
 
+VARY_ORIGIN = (b"vary", b"Origin")  # what a response to a request without Origin gets
+
+
+def sent_origin(scope: Scope) -> bool:
+    """Whether the request carries an `Origin` header (a browser's cross-origin request)."""
+    for name, _ in scope["headers"]:
+        if name == b"origin":
+            return True
+    return False
+
 
 class CORSMiddleware(cors.CORSMiddleware):
     """`starlette.middleware.cors.CORSMiddleware`, with a fast path for requests without `Origin`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, _ in scope["headers"]:
-                if name == b"origin":
-                    break
-            else:
-                await self.app(scope, receive, _VaryOrigin(send))
-                return
+        if scope["type"] == "http" and not sent_origin(scope):
+            await self.app(scope, receive, VaryOrigin(send))
+            return
         await super().__call__(scope, receive, send)
 
 
-class _VaryOrigin:
+class VaryOrigin:
     """`send`, adding `Vary: Origin` to the response start (merged with a `Vary` the app set, as Starlette does)."""
 
     __slots__ = ("send",)
@@ -45,5 +51,5 @@ class _VaryOrigin:
                 mutable = MutableHeaders(scope=message)
                 mutable["Vary"] = ", ".join([*mutable.getlist("Vary"), "Origin"])
             else:
-                headers.append((b"vary", b"Origin"))
+                headers.append(VARY_ORIGIN)
         await self.send(message)

@@ -82,6 +82,33 @@ class Exchange:
             if self.model is None and self.parsed and isinstance(body, dict) and isinstance(body.get("model"), str):
                 self.model = body["model"]
 
+    def watch(self, send: Send) -> Send:
+        """`send`, noting what goes out and recording the entry as the last body message leaves."""
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                self.sent += len(body)
+                if self.first is None:
+                    self.first = body
+                if not message.get("more_body", False):
+                    self.finish()
+            elif message["type"] == "http.response.start":
+                self.start = message
+            await send(message)
+
+        return watched
+
+    def sending(self, start: Message, body: bytes) -> None:
+        """A whole answer, sent as `start` (already out) and one body message (next): recorded now, as `watch`
+        records it, for callers that send without the wrapper."""
+        self.start, self.first, self.sent = start, body, len(body)
+        self.finish()
+
+    def failed(self) -> None:
+        """The app raised: a 500 unless something was already answered (or status 0/499 set)."""
+        if self.status is None and self.start is None:
+            self.status = 500
+
     def finish(self) -> None:
         """Record the entry now (once): before the client can see the answer is complete, so a client that
         reads the journal right after its call finds it there."""
@@ -116,6 +143,15 @@ class Exchange:
 
 
 _UNREAD = object()
+
+
+def open_exchange(scope: Scope) -> Exchange | None:
+    """A new exchange for this request, in its scope, or None when the journal is off."""
+    journal: Journal = scope["app"].state.mock.journal
+    if not journal.capacity:
+        return None
+    exchange = scope[EXCHANGE] = Exchange(journal.next_id(), scope, journal)
+    return exchange
 
 
 def exchange_of(scope: Scope) -> Exchange:
@@ -164,29 +200,14 @@ class RecordingMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        journal: Journal = scope["app"].state.mock.journal
-        if not journal.capacity:
+        exchange = open_exchange(scope)
+        if exchange is None:
             await self.app(scope, receive, send)
             return
-        exchange = scope[EXCHANGE] = Exchange(journal.next_id(), scope, journal)
-
-        async def watched(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                exchange.sent += len(body)
-                if exchange.first is None:
-                    exchange.first = body
-                if not message.get("more_body", False):
-                    exchange.finish()
-            elif message["type"] == "http.response.start":
-                exchange.start = message
-            await send(message)
-
         try:
-            await self.app(scope, receive, watched)
+            await self.app(scope, receive, exchange.watch(send))
         except BaseException:
-            if exchange.status is None and exchange.start is None:
-                exchange.status = 500
+            exchange.failed()
             raise
         finally:
             exchange.finish()
