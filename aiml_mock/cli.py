@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, get_args
 
-from aiml_mock import __version__, check, verify
+from aiml_mock import __version__
 from aiml_mock.contract import PROFILES, contract_path
 from aiml_mock.settings import ENV_PREFIX, Settings, field_type, parse_value
 
@@ -52,7 +52,12 @@ def _literal(name: str) -> Any:
     return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+OWN_COMMANDS = ("serve", "contract", "health")  # defined here; the others come with their modules
+
+
+def build_parser(*, others: bool = True) -> argparse.ArgumentParser:
+    """The whole CLI; `others=False` leaves out the commands of other modules (`verify`, `check`), whose imports
+    (httpx, the test server) cost `serve` and the container health probe a third of a second each."""
     parser = argparse.ArgumentParser(prog="aiml-mock", description="An offline mock of the AI/ML API image endpoint.")
     parser.add_argument("--version", action="version", version=f"aiml-mock {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     contract = sub.add_parser("contract", help="print the path of a profile's OpenAPI file")
     contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
     _health_parser(sub)
-    for command in (verify, check):  # each module adds its parser and sets `run`
-        command.add_parser(sub)
+    if others:
+        from aiml_mock import check, verify
+
+        for command in (verify, check):  # each module adds its parser and sets `run`
+            command.add_parser(sub)
     return parser
 
 
@@ -200,7 +208,8 @@ def health_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(others=not argv or argv[0] not in OWN_COMMANDS).parse_args(argv)
     try:
         if hasattr(args, "run"):
             return int(args.run(args))

@@ -9,16 +9,20 @@ and `Contract.validate_response` checks what a server answered.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
+import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema_rs
+import orjson
 import yaml
 
 Profile = Literal["aimlapi", "openai"]
@@ -76,8 +80,16 @@ class ModelSpec:
     properties: Mapping[str, Any]
     required: tuple[str, ...]
     defaults: Mapping[str, Any]
-    _lenient: Any = field(repr=False, compare=False)
-    _strict: Any = field(repr=False, compare=False)
+    _compiled: dict[bool, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def validator(self, strict: bool) -> Any:
+        """The request validator (`strict`: unknown fields refused too), compiled on first use: compiling all
+        162 at start-up was a tenth of `aiml-mock serve`'s start, for models a run mostly never sees."""
+        found = self._compiled.get(strict)
+        if found is None:
+            schema = {**self.schema, "additionalProperties": False} if strict else self.schema
+            found = self._compiled[strict] = _validator(schema)
+        return found
 
     def enum(self, name: str) -> tuple[Any, ...]:
         """The allowed values of a field (without `null`), or () when the field is not an enum."""
@@ -98,7 +110,38 @@ def _pointer(doc: Any, pointer: str) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _read(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader)  # noqa: S506 (safe loader)
+    """A contract file, parsed. Parsing aimlapi.yaml takes ~90 ms, a sixth of `aiml-mock serve`'s start, so the
+    result is also kept as JSON (~2 ms to read) in the user's cache, named by the file's digest: an edited file
+    is parsed afresh. An unwritable cache, or a document JSON cannot hold exactly, just means no cache."""
+    raw = path.read_bytes()
+    cached = _cache_path(path, raw)
+    if cached is not None:
+        with contextlib.suppress(OSError, orjson.JSONDecodeError):
+            return orjson.loads(cached.read_bytes())
+    document = yaml.load(raw.decode("utf-8"), Loader=_yaml_loader)  # noqa: S506 (safe loader)
+    if cached is not None:
+        _store(cached, document)
+    return document
+
+
+def _cache_path(path: Path, raw: bytes) -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    return Path(base) / "aiml-mock" / f"{path.stem}-{hashlib.sha256(raw).hexdigest()[:32]}.json"
+
+
+def _store(cached: Path, document: Any) -> None:
+    try:
+        encoded = orjson.dumps(document)
+        if orjson.loads(encoded) != document:  # e.g. a YAML date, or an integer key: not the same in JSON
+            return
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(encoded)
+        os.replace(partial, cached)  # readers see the whole file or none
+    except (OSError, TypeError):
+        pass
 
 
 class _Bundler:
@@ -288,7 +331,6 @@ class Contract:
         for branch in schemas["ImageRequest"]["oneOf"]:
             schema = _deref(branch, self.document)
             props = schema.get("properties", {})
-            strict = {**schema, "additionalProperties": False}
             yield ModelSpec(
                 id=schema["x-model-id"],
                 schema=schema,
@@ -296,8 +338,6 @@ class Contract:
                 properties=props,
                 required=tuple(schema.get("required", ())),
                 defaults={name: prop["default"] for name, prop in props.items() if "default" in prop},
-                _lenient=_validator(schema),
-                _strict=_validator(strict),
             )
 
     def _default_model(self) -> str | None:
@@ -333,9 +373,10 @@ class Contract:
         if problem:
             return [problem]
         assert spec is not None
-        if spec._lenient.is_valid(body):
+        validator = spec.validator(strict=False)
+        if validator.is_valid(body):
             return []
-        return _collect(spec._lenient, spec.schema, body)
+        return _collect(validator, spec.schema, body)
 
     def strictly_valid(self, body: Any) -> ModelSpec | None:
         """The body's model when the body breaks no rule of the contract at all (the common case, answered with
@@ -344,7 +385,7 @@ class Contract:
             return None
         model_id = body.get("model", self.default_model)
         spec = self.models.get(model_id) if isinstance(model_id, str) else None
-        return spec if spec is not None and spec._strict.is_valid(body) else None
+        return spec if spec is not None and spec.validator(strict=True).is_valid(body) else None
 
     def check_request(self, body: Any) -> list[Violation]:
         """Everything the contract forbids, including fields the real API silently ignores."""
@@ -352,9 +393,10 @@ class Contract:
         if problem:
             return [problem]
         assert spec is not None
-        if spec._strict.is_valid(body):
+        validator = spec.validator(strict=True)
+        if validator.is_valid(body):
             return []
-        return _collect(spec._strict, {**spec.schema, "additionalProperties": False}, body)
+        return _collect(validator, {**spec.schema, "additionalProperties": False}, body)
 
     def _dispatch(self, body: Any) -> tuple[ModelSpec | None, Violation | None]:
         if not isinstance(body, dict):
