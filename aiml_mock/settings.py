@@ -52,7 +52,8 @@ class Settings:
     max_body_bytes: int = setting(1024 * 1024, "larger request bodies get 413 before they are read")
     strict: bool = setting(False, "refuse fields the contract does not define (the real API ignores them)")
     url_secret: str | None = setting(None, "key that signs image URLs (default: random per start)", cli=False)
-    image_cache_bytes: int = setting(64 * 1024 * 1024, "bytes of rendered images kept in memory")
+    image_cache_bytes: int = setting(
+        8 * 1024 * 1024, "bytes of rendered images (and their base64) kept in memory, most recently used first")
     workers: int = setting(1, "uvicorn worker processes")
     log_level: str = setting("warning", "uvicorn log level")
     # realism on demand (faults.py, ratelimit.py, journal.py, admin.py)
