@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import gc
 import os
 import random
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,6 +46,7 @@ from aiml_mock.urls import UrlSigner, spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
 OPENAI_VERSION = "2020-10-01"
+BIG = 2048 * 2048  # pixels from which a render takes milliseconds (4096x4096 JPEG ~16 ms): done off the event loop
 EXPOSED_HEADERS = [
     "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-should-retry",
@@ -238,10 +241,10 @@ async def create_image(scope: Scope, receive: Receive) -> Response:
             if early is not None:
                 return early
         now = time.time()
-        payload = success_body(
-            image_request, seed=settings.seed, now=now, cache=state.cache, signer=state.signer,
-            base_url=base_url_for(scope, headers, settings),
-        )
+        build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
+                                  signer=state.signer, base_url=base_url_for(scope, headers, settings))
+        big = image_request.response_format == "b64_json" and image_request.width * image_request.height >= BIG
+        payload = await anyio.to_thread.run_sync(build) if big else build()
     except ApiError as error:
         exchange.note_error(error, body, state.contract)
         if limits:
@@ -297,7 +300,10 @@ async def get_image(request: Request) -> Response:
     try:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
-        content = image_bytes(spec, state.cache)
+        if spec.width * spec.height >= BIG:
+            content = await anyio.to_thread.run_sync(image_bytes, spec, state.cache)
+        else:
+            content = image_bytes(spec, state.cache)
         state.images.mark_downloaded(name, time.time())
         exchange_of(request.scope).model = spec.model
     except ApiError as error:

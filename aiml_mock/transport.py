@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -60,8 +61,14 @@ _protocols: list[type[asyncio.Protocol]] = [H11TransportProtocol]
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class HttpToolsTransportProtocol(_TransportExposing, HttpToolsProtocol):  # type: ignore[misc]
-        """uvicorn's httptools protocol, exposing the transport."""
+    class HttpToolsTransportProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope:
+        no wrapper around the app, one coroutine less per request than the mixin."""
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            extensions: dict[str, Any] = {TRANSPORT_KEY: self.transport}
+            self.scope["extensions"] = extensions
 
     _protocols.insert(0, HttpToolsTransportProtocol)
 except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])

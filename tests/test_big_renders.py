@@ -1,0 +1,54 @@
+"""Big renders (2048x2048 and up take milliseconds) run in a worker thread, so the event loop keeps answering."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from aiml_mock import Settings, create_app
+from aiml_mock import images as images_module
+
+AUTH = {"Authorization": "Bearer sk-test"}
+
+
+@pytest.fixture
+def render_threads(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
+    """Width of each image rendered -> the thread it was rendered on."""
+    seen: dict[int, int] = {}
+    real = images_module.render_image
+
+    def recorded(spec: Any) -> bytes:
+        seen[spec.width] = threading.get_ident()
+        return real(spec)
+
+    monkeypatch.setattr(images_module, "render_image", recorded)
+    return seen
+
+
+def generate(client: TestClient, body: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = client.post("/v1/images/generations", json={"prompt": "a lighthouse", **body}, headers=AUTH)
+    assert answer.status_code in (200, 201), answer.text
+    data: list[dict[str, Any]] = answer.json()["data"]
+    return data
+
+
+def test_a_big_image_fetched_by_url_renders_off_the_event_loop(render_threads: dict[int, int]) -> None:
+    with TestClient(create_app(Settings())) as client:
+        for side in (512, 4096):
+            url = generate(client, {"model": "flux-pro", "image_size": {"width": side, "height": side}})[0]["url"]
+            fetched = client.get(url)
+            assert fetched.status_code == 200 and fetched.content.startswith(b"\x89PNG")
+    assert render_threads[512] != render_threads[4096]
+
+
+def test_a_big_b64_json_image_renders_off_the_event_loop(render_threads: dict[int, int]) -> None:
+    with TestClient(create_app(Settings())) as client:
+        small = generate(client, {"model": "dall-e-2", "size": "512x512", "response_format": "b64_json"})[0]
+        big = generate(client, {"model": "bytedance/seedream-4-5", "response_format": "b64_json",
+                                "image_size": {"width": 4096, "height": 4096}})[0]
+    assert all(base64.b64decode(item["b64_json"]).startswith(b"\x89PNG") for item in (small, big))
+    assert render_threads[512] != render_threads[4096]
