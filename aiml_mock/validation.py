@@ -83,6 +83,8 @@ def parse_json(raw: bytes) -> Any:
 
 def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Absent fields and `null` take their defaults (the seed page marks size/style/response_format nullable)."""
+    if None not in body.values():
+        return {**defaults, **body}
     params = dict(defaults)
     params.update({key: value for key, value in body.items() if value is not None or key not in defaults})
     return params
