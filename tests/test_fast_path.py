@@ -3,6 +3,7 @@ answered and journaled exactly as the stack answers and journals them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,8 @@ def normalised(value: Any) -> Any:
         return [normalised(item) for item in value]
     if isinstance(value, str) and value.startswith("http://testserver/images/"):
         return value.partition("?")[0]
+    if isinstance(value, str):  # a truncated answer, journaled as text: its clock and signatures still differ
+        return re.sub(r'"created":\d+|se=\d+&sp=r&sig=[\w-]*', "", value)
     return value
 
 
