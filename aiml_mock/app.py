@@ -395,7 +395,7 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send) -> None:
             started = True
             await send(start)
             if exchange is not None:
-                exchange.sending(start, body)
+                exchange.sending(start, body, json=True)
             await send({"type": "http.response.body", "body": body})
         else:  # faults: stalled, dropped, truncated... answers
 

@@ -51,6 +51,7 @@ class Exchange:
     start: Message | None = None
     first: bytes | None = None
     sent = 0
+    json_body = False  # the answer is known to be JSON (else its content-type says)
 
     def __init__(self, entry_id: int = 0, scope: Scope | None = None, journal: Journal | None = None) -> None:
         self.id = entry_id
@@ -98,10 +99,10 @@ class Exchange:
 
         return watched
 
-    def sending(self, start: Message, body: bytes) -> None:
+    def sending(self, start: Message, body: bytes, *, json: bool = False) -> None:
         """A whole answer, sent as `start` (already out) and one body message (next): recorded now, as `watch`
-        records it, for callers that send without the wrapper."""
-        self.start, self.first, self.sent = start, body, len(body)
+        records it, for callers that send without the wrapper (`json`: the caller knows the body is JSON)."""
+        self.start, self.first, self.sent, self.json_body = start, body, len(body), json
         self.finish()
 
     def failed(self) -> None:
@@ -123,7 +124,7 @@ class Exchange:
         status = self.status if self.status is not None else start["status"] if start else 0
         if self.elided >= 0:
             response, response_bytes = self.response, sent - self.elided
-        elif start is not None and first is not None and len(first) == sent and _is_json(start):
+        elif start is not None and first is not None and len(first) == sent and (self.json_body or _is_json(start)):
             if sent <= BODY_CAP:
                 response, response_bytes = first, sent  # parsed when read
             else:
