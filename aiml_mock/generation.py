@@ -17,7 +17,7 @@ from PIL import Image
 
 from aiml_mock.behaviours import caption_label, revised_prompt
 from aiml_mock.images import ImageCache, ImageSpec
-from aiml_mock.urls import UrlSigner, file_name
+from aiml_mock.urls import UrlSigner, file_names
 from aiml_mock.validation import ImageRequest
 
 DRAWN_PROMPT_CHARS = 300
@@ -26,18 +26,27 @@ CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp",
 _DIGEST = hashlib.blake2b(digest_size=8)
 
 
-def image_specs(request: ImageRequest, seed: int) -> list[ImageSpec]:
-    """The images a request asks for; the colour comes from the whole prompt and the seed."""
+def prompt_digest(request: ImageRequest, seed: int) -> bytes:
+    """What picks an image's colour: the whole prompt, the model and the seed."""
     hasher = _DIGEST.copy()  # a copy of an empty hash: a third of the cost of a new one, the same digest
     hasher.update(f"{seed}\x00{request.model}\x00{request.prompt}".encode(errors="replace"))
-    digest = hasher.digest()
-    label = caption_label(request)
-    text = request.prompt[:DRAWN_PROMPT_CHARS]
+    return hasher.digest()
+
+
+def image_specs(request: ImageRequest, seed: int) -> list[ImageSpec]:
+    """The images a request asks for (what a `b64_json` answer renders and a `url` answer's names carry)."""
+    digest, label, text = prompt_digest(request, seed), caption_label(request), request.prompt[:DRAWN_PROMPT_CHARS]
     return [
         ImageSpec(text, digest, request.model, request.width, request.height, label, request.fmt,  # type: ignore[arg-type]
                   index)
         for index in range(request.count)
     ]
+
+
+def image_names(request: ImageRequest, seed: int) -> list[str]:
+    """The file names of `image_specs(request, seed)`, made without the specs: a `url` answer renders nothing."""
+    return file_names(request.prompt[:DRAWN_PROMPT_CHARS], prompt_digest(request, seed), request.model,
+                      request.width, request.height, caption_label(request), request.fmt, range(request.count))
 
 
 @functools.lru_cache(maxsize=16)
@@ -69,15 +78,12 @@ def success_body(
 ) -> dict[str, Any]:
     """`{"created": ..., "data": [...]}` as the real API answers it."""
     revised = revised_prompt(request, seed)
-    data: list[dict[str, Any]] = []
-    for spec in image_specs(request, seed):
-        item: dict[str, Any] = {}
-        if revised is not None:
-            item["revised_prompt"] = revised
-        if request.response_format == "b64_json":
-            item["b64_json"] = image_b64(spec, cache)
-        else:
-            name = file_name(spec)
-            item["url"] = f"{base_url}/images/{name}?{signer.query(name, now)}"
-        data.append(item)
+    data: list[dict[str, Any]]
+    if request.response_format == "b64_json":
+        data = [{"b64_json": image_b64(spec, cache)} for spec in image_specs(request, seed)]
+    else:
+        prefix = f"{base_url}/images/"
+        data = [{"url": f"{prefix}{name}?{signer.query(name, now)}"} for name in image_names(request, seed)]
+    if revised is not None:
+        data = [{"revised_prompt": revised, **item} for item in data]
     return {"created": int(now), "data": data}

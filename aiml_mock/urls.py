@@ -43,15 +43,23 @@ _CODE_FORMATS = dict(enumerate(EXTENSIONS))
 
 
 def file_name(spec: ImageSpec) -> str:
-    """`img-<token>.<ext>`: the token is the spec, packed; it is not a secret, the signature is.
+    """`img-<token>.<ext>`: the token is the spec, packed; it is not a secret, the signature is."""
+    return file_names(spec.text, spec.prompt_digest, spec.model, spec.width, spec.height, spec.label, spec.fmt,
+                      range(spec.index, spec.index + 1))[0]
 
-    A fixed binary header and length-prefixed UTF-8 strings: a couple of microseconds, where JSON plus zlib
-    cost twenty on a path that runs for every image of every `url` answer.
+
+def file_names(text: str, digest: bytes, model: str, width: int, height: int, label: str, fmt: str,
+               indices: range) -> list[str]:
+    """The file names of a request's images, one per index, without making an `ImageSpec` for each.
+
+    A fixed binary header and length-prefixed UTF-8 strings, encoded once for the whole batch: a couple of
+    microseconds, where JSON plus zlib cost twenty on a path that runs for every `url` answer.
     """
-    texts = [value.encode("utf-8", "surrogatepass") for value in (spec.model, spec.label, spec.text)]
-    head = _HEAD.pack(_VERSION, spec.width, spec.height, spec.index, _FORMAT_CODES[spec.fmt], spec.prompt_digest,
-                      *map(len, texts))
-    return f"img-{_b64(head + b''.join(texts))}.{EXTENSIONS[spec.fmt]}"
+    texts = [value.encode("utf-8", "surrogatepass") for value in (model, label, text)]
+    tail = b"".join(texts)
+    code, ext, lengths = _FORMAT_CODES[fmt], EXTENSIONS[fmt], [len(value) for value in texts]
+    return [f"img-{_b64(_HEAD.pack(_VERSION, width, height, index, code, digest, *lengths) + tail)}.{ext}"
+            for index in indices]
 
 
 def spec_from_name(name: str) -> ImageSpec:

