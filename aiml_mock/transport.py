@@ -12,6 +12,9 @@ connection's transport in each request's `scope["extensions"]`. With it:
 
 In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connection: `Dropped` raises
 `ConnectionDropped` into the client instead, and `Truncated` ends the body early.
+
+The same protocol sends each response's head together with its first body bytes (`CoalescingCycle`): one
+write system call per answer instead of two.
 """
 
 from __future__ import annotations
@@ -59,16 +62,94 @@ class H11TransportProtocol(_TransportExposing, H11Protocol):  # type: ignore[mis
 
 _protocols: list[type[asyncio.Protocol]] = [H11TransportProtocol]
 try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+    class _Held:
+        """Stands in for the transport while uvicorn writes a response head: keeps the bytes instead."""
+
+        __slots__ = ("data", "transport")
+
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self.transport, self.data = transport, b""
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        def is_closing(self) -> bool:
+            return self.transport.is_closing()
+
+        def close(self) -> None:
+            self.transport.close()
+
+    class _Prefixed(_Held):
+        """Stands in for the transport while uvicorn writes the first body bytes: sends the held head with them."""
+
+        __slots__ = ()
+
+        def write(self, data: bytes) -> None:
+            head, self.data = self.data, b""
+            self.transport.write(head + data if head else data)
+
+        def flush(self) -> None:
+            """Send the head if no body bytes took it (a HEAD request's answer has none)."""
+            if self.data and not self.transport.is_closing():
+                self.write(b"")
+
+        def close(self) -> None:
+            self.flush()
+            self.transport.close()
+
+    class CoalescingCycle(RequestResponseCycle):
+        """uvicorn's request-response cycle, sending a response's head with its first body bytes in one write.
+
+        uvicorn writes the head as soon as the app sends `http.response.start`: two write system calls per
+        answer, and on loopback each carries the receiving side's TCP work too. Joining them saves one.
+        uvicorn still builds and checks the head and does all the bookkeeping; only the moment of writing moves.
+        An app that sends the start and never a body (a crash between the two) sends no head: the client sees
+        the connection close, as it does when uvicorn answers such a crash.
+        """
+
+        _head: bytes | None = None
+
+        async def send(self, message: Any) -> None:
+            transport = self.transport
+            if message["type"] == "http.response.start" and not self.response_started:
+                self.transport = held = _Held(transport)  # type: ignore[assignment]
+                try:
+                    await super().send(message)
+                finally:
+                    self.transport = transport
+                self._head = held.data
+                return
+            head = self._head
+            if head is None:
+                await super().send(message)
+                return
+            self._head = None
+            prefixed = _Prefixed(transport)
+            prefixed.data = head
+            self.transport = prefixed  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            prefixed.flush()
 
     class HttpToolsTransportProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope:
-        no wrapper around the app, one coroutine less per request than the mixin."""
+        """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope
+        (no wrapper around the app, one coroutine less per request than the mixin), and sending each response's
+        head and first body bytes in one write (`CoalescingCycle`)."""
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             extensions: dict[str, Any] = {TRANSPORT_KEY: self.transport}
             self.scope["extensions"] = extensions
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            cycle = self.cycle
+            if type(cycle) is RequestResponseCycle:  # its task has not run yet: `send` is looked up when it does
+                cycle.__class__ = CoalescingCycle
 
     _protocols.insert(0, HttpToolsTransportProtocol)
 except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])

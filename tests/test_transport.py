@@ -1,0 +1,107 @@
+"""The mock's uvicorn protocol: each answer leaves in one write, and nothing of it is lost on the way."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import uvicorn
+from uvicorn.server import ServerState
+
+from aiml_mock.app import create_app
+from aiml_mock.settings import Settings
+from aiml_mock.transport import TRANSPORT_KEY, protocol_class
+
+KEY = b"Bearer sk-test"
+
+
+class RecordingTransport(asyncio.Transport):
+    """A connection's far end: every write kept as it was made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def exchange(*requests: bytes, app: Any = None) -> RecordingTransport:
+    """Feed raw requests to one connection of the protocol `aiml-mock serve` uses; return what it wrote."""
+    config = uvicorn.Config(app or create_app(Settings()), http=protocol_class(), lifespan="off", log_level="error")
+    protocol: Any = protocol_class()(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    for request in requests:
+        protocol.data_received(request)
+    for _ in range(200):
+        if not protocol.tasks and protocol.cycle is not None and protocol.cycle.response_complete:
+            break
+        await asyncio.sleep(0.005)
+    return transport
+
+
+def generation(prompt: bytes = b"a fox", close: bool = False) -> bytes:
+    body = b'{"model":"dall-e-2","prompt":"%s"}' % prompt
+    connection = b"Connection: close\r\n" if close else b""
+    return (b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n"
+            b"Content-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s" % (KEY, connection, len(body), body))
+
+
+def test_an_answer_leaves_in_one_write_head_and_body_together() -> None:
+    transport = asyncio.run(exchange(generation()))
+    [write] = transport.writes
+    head, _, body = write.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201 ")
+    assert b"content-length: %d" % len(body) in head and body.startswith(b'{"created":')
+
+
+def test_pipelined_requests_are_answered_in_order_one_write_each() -> None:
+    transport = asyncio.run(exchange(generation(b"first") + generation(b"second")))
+    assert len(transport.writes) == 2
+    assert [write.split(b"\r\n", 1)[0] for write in transport.writes] == [b"HTTP/1.1 201 Created"] * 2
+
+
+@pytest.mark.parametrize("close", [False, True])
+def test_a_head_request_still_gets_its_head(close: bool) -> None:
+    """A HEAD answer has no body bytes to carry the head: it is sent on its own, before any close."""
+    connection = b"Connection: close\r\n" if close else b""
+    transport = asyncio.run(exchange(b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % connection))
+    sent = b"".join(transport.writes)
+    assert sent.startswith(b"HTTP/1.1 200 OK\r\n") and sent.endswith(b"\r\n\r\n")
+    assert transport.closed is close
+
+
+def test_connection_close_is_honoured_after_the_answer() -> None:
+    transport = asyncio.run(exchange(generation(close=True)))
+    assert len(transport.writes) == 1 and transport.closed
+
+
+def test_a_streamed_answer_sends_its_head_with_the_first_chunk_and_the_rest_as_it_comes() -> None:
+    async def streaming(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["extensions"][TRANSPORT_KEY] is not None
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for chunk in (b"one", b"two", b""):
+            await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
+
+    transport = asyncio.run(exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", app=streaming))
+    first, *rest = transport.writes
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"\r\n\r\n3\r\none\r\n")
+    assert rest == [b"3\r\ntwo\r\n", b"0\r\n\r\n"]
