@@ -20,6 +20,7 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -31,7 +32,7 @@ from aiml_mock import __version__
 from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH, Contract, load_contract
-from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin, sent_origin
+from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
 from aiml_mock.errors import ApiError, error_body
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, ContentPolicy, Fault, Faults, parse_latency
 from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
@@ -104,6 +105,18 @@ def build_state(settings: Settings) -> MockState:
         limiter=RateLimiter(rate) if rate else None,
         policy=ContentPolicy(settings.content_policy_terms),
     )
+
+
+class AppState(State):
+    """`app.state` with `mock` a plain attribute: read on every request without `State.__getattr__`."""
+
+    mock: MockState
+
+    def __setattr__(self, key: Any, value: Any) -> None:
+        if key == "mock":
+            object.__setattr__(self, key, value)
+        else:
+            super().__setattr__(key, value)
 
 
 def _state(request: Request) -> MockState:
@@ -184,22 +197,27 @@ async def read_body(receive: Receive, declared: bytes | None, limit: int) -> byt
     """The body, refusing more than `limit` bytes with 413 without reading the rest."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"Request body is too large: {declared.decode()} bytes, at most {limit} are accepted")
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body") and len(message["body"]) <= limit:
+        body: bytes = message["body"]
+        return body  # the whole body in one message: the common case
+    return await _read_rest(receive, message, limit)
+
+
+async def _read_rest(receive: Receive, message: Message, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunk: bytes = message.get("body", b"")
-        more = message.get("more_body", False)
-        if not chunks and not more and len(chunk) <= limit:
-            return chunk  # the whole body in one message: the common case
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"Request body is too large: more than {limit} bytes, at most {limit} are accepted")
         chunks.append(chunk)
-        if not more:
+        if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 class Endpoint:
@@ -214,37 +232,53 @@ class Endpoint:
         await response(scope, receive, send)
 
 
-async def create_image(scope: Scope, receive: Receive) -> Response:
+_JSON = b"application/json"
+_AUTHORIZATION, _CONTENT_TYPE, _CONTENT_LENGTH = b"authorization", b"content-type", b"content-length"
+
+
+async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, bytes] | None = None) -> Response:
+    """`POST /v1/images/generations`: auth, body, validation, faults, then the success body.
+
+    `headers`: the request's `header_map`, when the caller has made it already.
+    """
     started = time.perf_counter()
     request_id = new_request_id()
     state: MockState = scope["app"].state.mock
     settings = state.settings
-    headers = header_map(scope)
+    if headers is None:
+        headers = header_map(scope)
     exchange = exchange_of(scope)
     limits: dict[str, str] | None = None
     fault: Fault | None = None
     body: Any = None
     try:
-        key = exchange.key = check_bearer(_text(headers.get(b"authorization")), settings.api_keys)
+        key = exchange.key = check_bearer(_text(headers.get(_AUTHORIZATION)), settings.api_keys)
         if state.limiter is not None:
             limits = state.limiter.admit(key)
-        check_content_type(_text(headers.get(b"content-type")))
-        raw = await read_body(receive, headers.get(b"content-length"), settings.max_body_bytes)
+        content_type = headers.get(_CONTENT_TYPE)
+        if content_type != _JSON:
+            check_content_type(_text(content_type))
+        raw = await read_body(receive, headers.get(_CONTENT_LENGTH), settings.max_body_bytes)
         body = parse_json(raw)
         exchange.note_body(body, len(raw))
         image_request = validate_request(body, state.contract, strict=settings.strict)
         exchange.note_request(image_request)
         state.policy.check(image_request.prompt)
-        fault = pick_fault(scope, headers, state, image_request, key)
-        if fault is not None:
-            early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
-            if early is not None:
-                return early
+        if state.faults.active or (settings.fault_headers and (_FAULT_HEADER in headers or _LATENCY_HEADER in headers)):
+            fault = pick_fault(scope, headers, state, image_request, key)
+            if fault is not None:
+                early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
+                if early is not None:
+                    return early
         now = time.time()
-        build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
-                                  signer=state.signer, base_url=base_url_for(scope, headers, settings))
-        big = image_request.response_format == "b64_json" and image_request.width * image_request.height >= BIG
-        payload = await anyio.to_thread.run_sync(build) if big else build()
+        base_url = base_url_for(scope, headers, settings)
+        if image_request.response_format == "b64_json" and image_request.width * image_request.height >= BIG:
+            build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
+                                      signer=state.signer, base_url=base_url)
+            payload = await anyio.to_thread.run_sync(build)
+        else:
+            payload = success_body(image_request, seed=settings.seed, now=now, cache=state.cache,
+                                   signer=state.signer, base_url=base_url)
     except ApiError as error:
         exchange.note_error(error, body, state.contract)
         if limits:
@@ -252,8 +286,8 @@ async def create_image(scope: Scope, receive: Receive) -> Response:
         return error_response(error, Request(scope, receive), request_id, started)
     exchange.note_payload(payload, image_request)
     state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl, entry_id=exchange.id)
-    status = state.contract.success_status(image_request.model)
-    response = json_response(status, payload, request_id, started, limits)
+    response = JSONAnswer(orjson.dumps(payload), state.contract.success_status(image_request.model), request_id,
+                          started, limits)
     if fault is not None and fault.kind in ("truncate", "malformed"):
         return Truncated(response) if fault.kind == "truncate" else malformed(response)
     return response
@@ -264,14 +298,11 @@ _FAULT_HEADER, _LATENCY_HEADER = FAULT_HEADER.lower().encode(), LATENCY_HEADER.l
 
 def pick_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, image_request: ImageRequest, key: str
                ) -> Fault | None:
-    """The fault (or latency) this generation gets: a cheap check when none is configured or asked for."""
-    faults = state.faults
+    """The fault (or latency) this generation gets, from the configured rules or the request's headers."""
     honoured = state.settings.fault_headers
     fault_header = _text(headers.get(_FAULT_HEADER)) if honoured else None
     latency_header = _text(headers.get(_LATENCY_HEADER)) if honoured else None
-    if not (faults.active or fault_header or latency_header):
-        return None
-    fault = faults.pick(image_request, key, fault_header, latency_header)
+    fault = state.faults.pick(image_request, key, fault_header, latency_header)
     if fault is not None:
         exchange_of(scope).fault = fault.label
     return fault
@@ -368,15 +399,17 @@ class MockApp(Starlette):
     those layers do for it; everything else takes the stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST"
-                and not scope.get("root_path") and not sent_origin(scope)):
-            scope["app"] = self
-            await serve_generation(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST":
+            headers = header_map(scope)
+            if b"origin" not in headers and not scope.get("root_path"):
+                scope["app"] = self
+                await serve_generation(scope, receive, send, headers)
+                return
+        await super().__call__(scope, receive, send)
 
 
-async def serve_generation(scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes] | None = None
+                           ) -> None:
     """`create_image` without the stack around it, doing inline what its layers do: the journal entry (as
     `RecordingMiddleware`), `Vary: Origin` (as the CORS layer, for a request without Origin) and, for a bug,
     the 500 in the dialect before the exception goes on to the server (as Starlette's `ServerErrorMiddleware`).
@@ -387,7 +420,7 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send) -> None:
     exchange = open_exchange(scope)
     started = False
     try:
-        response = await create_image(scope, receive)
+        response = await create_image(scope, receive, headers)
         if type(response) is JSONAnswer:  # the common case, sent without wrappers
             response.raw_headers.append(VARY_ORIGIN)
             body = bytes(response.body)
@@ -445,6 +478,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         exception_handlers={HTTPException: http_exception, Exception: server_error},
     )
+    app.state = AppState()
     app.state.mock = build_state(settings)
     return app
 

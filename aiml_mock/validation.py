@@ -29,7 +29,7 @@ class ImageRequest(NamedTuple):
 
     model: str
     prompt: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows `tuple.count`, which nothing here calls
     width: int
     height: int
     fmt: str

@@ -117,7 +117,7 @@ def test_a_dropped_connection_is_raised_into_the_client_and_journaled_on_both_pa
 def test_a_bug_answers_500_in_the_dialect_and_reaches_the_server_on_both_paths(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(scope: Scope, receive: Receive) -> Any:
+    async def broken(scope: Scope, receive: Receive, headers: Any = None) -> Any:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("aiml_mock.app.create_image", broken)
