@@ -190,7 +190,11 @@ class ContentPolicy:
         alternatives = "|".join(re.escape(term) for term in sorted(self.terms, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if self.terms else None
         ascii_terms = all(term.isascii() for term in self.terms)
-        self._lowered = tuple(term.lower() for term in self.terms) if ascii_terms else None
+        lowered = {term.lower() for term in self.terms}
+        # a term containing another ("pornographic", "porn") needs no test of its own in the pre-check
+        self._lowered = tuple(sorted(term for term in lowered if not any(other != term and other in term
+                                                                            for other in lowered))
+                              ) if ascii_terms else None
 
     def _may_match(self, prompt: str) -> bool:
         """False when no term occurs in the prompt in any case: a few substring tests where the regex, with its
@@ -198,7 +202,10 @@ class ContentPolicy:
         if self._lowered is None:
             return True
         text = (prompt if prompt.isascii() else prompt.translate(_FOLD_TO_ASCII)).lower()
-        return any(term in text for term in self._lowered)
+        for term in self._lowered:
+            if term in text:
+                return True
+        return False
 
     def violation(self, prompt: str) -> str | None:
         """The first refused term in the prompt, or None."""

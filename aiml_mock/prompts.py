@@ -185,20 +185,19 @@ def _truncate(text: str, limit: int) -> str:
 
 def _subject(cleaned: str) -> str:
     """The user's words as a sentence fragment: lead-in dropped, bounded, first determiner lower-cased, terminated."""
-    text = _truncate(_strip_lead_ins(cleaned), _MAX_SUBJECT_CHARS).rstrip(_TRAILING_JUNK)
+    text = _strip_lead_ins(cleaned) if cleaned[:24].lower().startswith(_LEAD_INS) else cleaned
+    if len(text) > _MAX_SUBJECT_CHARS:
+        text = _truncate(text, _MAX_SUBJECT_CHARS)
+    text = text.rstrip(_TRAILING_JUNK)
     if not text:
         return _EMPTY_SUBJECT + "."
     space = text.find(" ", 0, 16)
     if text[: space if space > 0 else 16] in _LOWERABLE_FIRST_WORDS:
         text = text[0].lower() + text[1:]
-    if text[-1] in _TERMINATORS or (text[-1] in _CLOSERS and len(text) > 1 and text[-2] in _TERMINATORS):
+    last = text[-1]
+    if last in _TERMINATORS or (last in _CLOSERS and len(text) > 1 and text[-2] in _TERMINATORS):
         return text
     return text + "."
-
-
-def _pick(bank: tuple[str, ...], byte: int) -> str:
-    """Choose a phrase from a bank with one digest byte."""
-    return bank[byte % len(bank)]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -213,14 +212,11 @@ def _revise(prompt: str, natural: bool, hd: bool, seed: int) -> str:
     digest = _DIGEST.copy()  # a copy of an empty hash: a third of the cost of a new one, the same digest
     digest.update(b"%d|%d|" % (natural, seed) + cleaned.encode("utf-8"))  # hd left out: hd = standard + a sentence
     d = digest.digest()
-    mood = _pick(_MOOD_NATURAL if natural else _MOOD_VIVID, d[1])
-    composition = _pick(_COMPOSITION, d[2])
-    light = _pick(_LIGHT_NATURAL if natural else _LIGHT_VIVID, d[3])
-    parts = [_pick(_OPENERS, d[0]) + _subject(cleaned), mood]
-    parts += (light, composition) if d[4] & 1 else (composition, light)
-    if hd:
-        parts.append(_pick(_DETAIL_HD, d[5]))
-    return " ".join(parts)
+    moods, lights = (_MOOD_NATURAL, _LIGHT_NATURAL) if natural else (_MOOD_VIVID, _LIGHT_VIVID)
+    composition, light = _COMPOSITION[d[2] % len(_COMPOSITION)], lights[d[3] % len(lights)]
+    later = f"{light} {composition}" if d[4] & 1 else f"{composition} {light}"
+    text = f"{_OPENERS[d[0] % len(_OPENERS)]}{_subject(cleaned)} {moods[d[1] % len(moods)]} {later}"
+    return f"{text} {_DETAIL_HD[d[5] % len(_DETAIL_HD)]}" if hd else text
 
 
 def revise_prompt(prompt: str, *, style: str = "vivid", quality: str = "standard", seed: int = 0) -> str:
