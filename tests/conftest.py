@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiml_mock import MockServer, Settings, create_app
 from aiml_mock.contract import Contract
 
 pytest_plugins = ["pytester"]
+HTTP_LIBRARIES = ("httpx", "httpx2")  # httpx2: what the openai SDK 3.x is built on
 
 # Bounded for CI (the whole suite stays within minutes on 2 cores); `HYPOTHESIS_PROFILE=deep pytest` (or
 # `pytest --hypothesis-profile=deep`) runs many more examples for a deep search.
@@ -77,6 +79,31 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     yield make
     for test_client in made:
         test_client.close()
+
+
+def load_lazy_http_cores() -> None:
+    """Load, in this process, what the loaded HTTP libraries' transports import on first use.
+
+    An in-process pytester run drops every module first imported during it. httpx/httpx2 import their
+    core (httpcore/httpcore2) on first use and map its errors through classes cached from that first copy;
+    if the copy is dropped, every later request's transport error escapes raw (`httpcore2.ReadError`
+    instead of `openai.APIConnectionError`). Building one transport per library loads the core for good.
+    """
+    for name in HTTP_LIBRARIES:
+        library = sys.modules.get(name)
+        if library is not None:
+            library.HTTPTransport(verify=False).close()
+
+
+@pytest.fixture
+def _http_cores_loaded() -> None:
+    load_lazy_http_cores()
+
+
+@pytest.fixture
+def pytester(_http_cores_loaded: None, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's `pytester`, taken only once the HTTP cores are loaded (its sys.modules snapshot keeps them)."""
+    return pytester
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpcore  # noqa: F401  (imported before any in-process run: see below)
 import pytest
 
 from aiml_mock import MockServer
+from aiml_mock.faults import FaultRule
 
-pytest.importorskip("openai", reason="the plugin's suites drive the openai SDK (pip install -e '.[test]')")
+openai = pytest.importorskip("openai", reason="the plugin's suites drive the openai SDK (pip install -e '.[test]')")
 
 STRICT = ("-p", "no:cacheprovider", "-W", "error")
-# `runpytest_inprocess` drops the modules first imported during a run; httpx keeps the exception classes of
-# the httpcore it first saw, so httpcore must already be loaded here or later runs see unmapped errors.
+# `runpytest_inprocess` drops the modules first imported during a run: tests/conftest.py's `pytester` loads
+# the HTTP libraries' lazily imported cores first (see `load_lazy_http_cores`).
 
 # A user's suite: the public surface of every fixture, in tests that must pass on any mock, local or remote.
 USER_SUITE = '''
@@ -128,6 +128,22 @@ def test_user_suite_passes_against_the_mock_the_plugin_starts(pytester: pytest.P
     pytester.makepyfile(test_user=USER_SUITE)
     result = pytester.runpytest_inprocess(*STRICT)
     result.assert_outcomes(passed=USER_SUITE.count("\ndef test_"))
+
+
+def test_an_in_process_run_leaves_the_sdk_raising_its_own_connection_errors(pytester: pytest.Pytester) -> None:
+    """After a suite ran the fixtures in-process, a dropped connection still reaches this process's SDK
+    as `openai.APIConnectionError`, not as a raw `httpcore2` error (the SDK was loaded before the run)."""
+    pytester.makepyfile(test_user='''
+        def test_first_request_of_the_process(aiml_mock_openai):
+            assert aiml_mock_openai.images.generate(model="dall-e-2", prompt="a cat").data
+    ''')
+    pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=1)
+    with MockServer() as server:
+        server.state.faults.add(FaultRule(kind="drop"))
+        sdk = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        with pytest.raises(openai.APIConnectionError):
+            sdk.images.generate(model="dall-e-2", prompt="a cat")
+        sdk.close()
 
 
 def test_plugin_is_registered_through_the_pytest11_entry_point(pytester: pytest.Pytester) -> None:
