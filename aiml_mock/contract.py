@@ -80,6 +80,7 @@ class ModelSpec:
     properties: Mapping[str, Any]
     required: tuple[str, ...]
     defaults: Mapping[str, Any]
+    prompt_lengths: tuple[int, int] | None = None  # see `_prompt_lengths`
     _compiled: dict[bool, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def validator(self, strict: bool) -> Any:
@@ -313,6 +314,22 @@ def _collect(validator: Any, schema: Mapping[str, Any], instance: Any) -> list[V
     return sorted(found, key=_sort_key)
 
 
+_LENGTH_ONLY = frozenset({"type", "minLength", "maxLength", "title", "description", "examples"})
+
+
+def _prompt_lengths(schema: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(min, max) characters when a model's only rules about `prompt` are that it is a string of that length,
+    so whether a body is valid does not depend on its prompt beyond those bounds; else None."""
+    prompt = schema.get("properties", {}).get("prompt")
+    if not isinstance(prompt, dict) or prompt.get("type") != "string" or not _LENGTH_ONLY.issuperset(prompt):
+        return None
+    rest = {**schema, "properties": {name: value for name, value in schema["properties"].items() if name != "prompt"},
+            "required": ()}
+    if '"prompt"' in json.dumps(rest):  # another rule (a condition, a dependency) mentions the prompt
+        return None
+    return int(prompt.get("minLength", 0)), int(prompt.get("maxLength", 1 << 62))
+
+
 class Contract:
     """A loaded profile of the contract: its document, its models, and validators built from them."""
 
@@ -323,6 +340,7 @@ class Contract:
         self.models: dict[str, ModelSpec] = {spec.id: spec for spec in self._read_models()}
         self.default_model: str | None = self._default_model()
         self._responses: dict[tuple[str, str, int], Any] = {}
+        self.request_shapes: dict[Any, Any] = {}  # `validation`'s cache of valid bodies but for their prompt
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -338,6 +356,7 @@ class Contract:
                 properties=props,
                 required=tuple(schema.get("required", ())),
                 defaults={name: prop["default"] for name, prop in props.items() if "default" in prop},
+                prompt_lengths=_prompt_lengths(schema),
             )
 
     def _default_model(self) -> str | None:

@@ -92,8 +92,22 @@ def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
     return params
 
 
+_SHAPES_MAX = 4096
+
+
 def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> ImageRequest:
     """Check a parsed body against its model's schema and build the request, or raise `ApiError(400)`."""
+    if type(body) is dict:
+        prompt = body.get("prompt")
+        if type(prompt) is str and prompt.isascii():  # non-ASCII prompts take the full check (lone surrogates)
+            try:
+                shape = contract.request_shapes.get(
+                    tuple([(name, value, type(value)) for name, value in body.items() if name != "prompt"]))
+            except TypeError:  # a list or an object among the values: checked in full
+                shape = None
+            if shape is not None and shape[0] <= len(prompt) <= shape[1]:
+                model, count, width, height, fmt, delivery, params = shape[2]
+                return ImageRequest(model, prompt, count, width, height, fmt, delivery, {**params, "prompt": prompt})
     spec = contract.strictly_valid(body)  # most bodies break no rule: one validator call decides
     violations: tuple[Violation, ...] = ()
     if spec is None:
@@ -111,5 +125,29 @@ def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> 
     params = _fill_defaults(body, spec.defaults)
     params["model"] = spec.id
     width, height = image_dimensions(params, spec.properties)
-    return ImageRequest(spec.id, str(params.get("prompt") or ""), image_count(params), width, height,
-                        image_format(params), str(image_delivery(params)), params, violations)
+    request = ImageRequest(spec.id, str(params.get("prompt") or ""), image_count(params), width, height,
+                           image_format(params), str(image_delivery(params)), params, violations)
+    if not violations and spec.prompt_lengths is not None and type(body.get("prompt")) is str:
+        _remember_shape(body, contract, spec.prompt_lengths, request)
+    return request
+
+
+def _remember_shape(body: dict[str, Any], contract: Contract, lengths: tuple[int, int], request: ImageRequest
+                    ) -> None:
+    """Keep a valid body's request as the template for bodies that differ from it only by their prompt.
+
+    Only for models whose schema says nothing of the prompt but its length: such a body is valid exactly when
+    its prompt's length is within those bounds, and all else its request says is the same. The key is the
+    body's other fields with their types (`1`, `1.0` and `true` are equal in Python, not in JSON Schema).
+    """
+    key = tuple([(name, value, type(value)) for name, value in body.items() if name != "prompt"])
+    try:
+        hash(key)
+    except TypeError:  # a list or an object among the values
+        return
+    shapes = contract.request_shapes
+    if len(shapes) >= _SHAPES_MAX:  # many distinct bodies (a fuzzer): start over rather than grow
+        shapes.clear()
+    params = {name: value for name, value in request.params.items() if name != "prompt"}
+    facts = (request.model, request.count, request.width, request.height, request.fmt, request.response_format, params)
+    shapes[key] = (lengths[0], lengths[1], facts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.contract import load_contract
+from aiml_mock.contract import Contract, load_contract
 from aiml_mock.errors import ApiError
 from aiml_mock.validation import check_content_type, parse_json, validate_request
 
@@ -59,3 +59,62 @@ def test_non_json_content_types_are_415(ctype: str) -> None:
 @pytest.mark.parametrize("ctype", [None, "application/json", "application/json; charset=utf-8", "application/x+json"])
 def test_json_content_types_pass(ctype: str | None) -> None:
     check_content_type(ctype)
+
+
+# -- bodies that differ only by their prompt (the shape cache) ----------------------------------------
+
+
+def fresh_contract() -> Contract:
+    contract = load_contract()
+    contract.request_shapes.clear()
+    return contract
+
+
+def test_a_body_like_a_valid_one_but_for_its_prompt_gets_its_own_prompt_and_the_same_facts() -> None:
+    contract = fresh_contract()
+    first = validate_request({"model": "dall-e-3", "prompt": "a fox", "size": "1792x1024", "quality": "hd"}, contract)
+    second = validate_request({"model": "dall-e-3", "prompt": "a cat", "size": "1792x1024", "quality": "hd"},
+                              contract)
+    assert contract.request_shapes, "the first body's shape was not kept"
+    assert second.prompt == second.params["prompt"] == "a cat" and first.prompt == "a fox"
+    assert second._replace(prompt="a fox", params={**second.params, "prompt": "a fox"}) == first
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"model": "dall-e-3", "prompt": "x" * 4001}, "prompt"),  # the prompt's own bound still holds
+    ({"model": "dall-e-2", "prompt": "x", "n": True}, "n"),  # true == 1 in Python, not in JSON Schema
+    ({"model": "dall-e-2", "prompt": "x", "n": 1.5}, "n"),
+    ({"model": "dall-e-2", "prompt": 7}, "prompt"),
+])
+def test_bodies_like_a_known_valid_one_are_still_refused_for_what_differs(body: dict[str, object], field: str
+                                                                           ) -> None:
+    contract = fresh_contract()
+    validate_request({**body, "prompt": "a valid prompt", **({"n": 1} if "n" in body else {})}, contract)
+    validate_request({"model": body["model"], "prompt": "a valid prompt"}, contract)
+    with pytest.raises(ApiError) as caught:
+        validate_request(body, contract)
+    assert caught.value.status == 400 and caught.value.param == field
+
+
+def test_a_body_with_unknown_fields_is_journaled_as_such_every_time() -> None:
+    contract = fresh_contract()
+    for prompt in ("one", "two"):
+        request = validate_request({"model": "dall-e-3", "prompt": prompt, "qualty": "hd"}, contract)
+        assert [violation.field for violation in request.violations] == ["qualty"]
+    with pytest.raises(ApiError):
+        validate_request({"model": "dall-e-3", "prompt": "three", "qualty": "hd"}, contract, strict=True)
+
+
+def test_non_ascii_prompts_are_measured_in_characters_like_the_schema_does() -> None:
+    contract = fresh_contract()
+    validate_request({"model": "dall-e-3", "prompt": "ascii"}, contract)
+    assert validate_request({"model": "dall-e-3", "prompt": "🦊" * 4000}, contract).prompt == "🦊" * 4000
+    with pytest.raises(ApiError):
+        validate_request({"model": "dall-e-3", "prompt": "🦊" * 4001}, contract)
+
+
+def test_the_shape_cache_stays_bounded_under_many_distinct_bodies() -> None:
+    contract = fresh_contract()
+    for index in range(5000):
+        validate_request({"model": "alibaba/qwen-image", "prompt": "x", "seed": index + 1}, contract)
+    assert 0 < len(contract.request_shapes) <= 4096
