@@ -1,8 +1,8 @@
 """Signed, expiring image URLs, like the real API's blob URLs (valid 60 minutes).
 
 The file name carries the image's description (packed and base64url-encoded), so any worker process
-can render it and no store is needed; the signature (HMAC over the name and the expiry) makes a URL
-impossible to guess or alter: a tampered, forged or expired URL is refused, never another image.
+can render it and no store is needed; the signature (a keyed BLAKE2b MAC over the name and the expiry)
+makes a URL impossible to guess or alter: a tampered, forged or expired URL is refused, never another image.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from aiml_mock.images import ImageSpec
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "tiff": "tif"}
 FORMATS = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 MAX_NAME = 8192
-_BLOCK = hashlib.sha256().block_size
-_IPAD = bytes(byte ^ 0x36 for byte in range(256))  # HMAC's pads, as `bytes.translate` tables
-_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+_KEY_BYTES = 64  # BLAKE2b's longest key; longer secrets are hashed to it
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -86,23 +84,19 @@ def spec_from_name(name: str) -> ImageSpec:
 class UrlSigner:
     """Signs image file names with an expiry and checks them when the image is fetched.
 
-    The signature is HMAC-SHA256 over `name\nexpires`, computed from the key's inner and outer hashes,
-    prepared once: `hmac.new` per URL would redo them (a third of the cost of a `url` answer's signing).
+    The signature is keyed BLAKE2b (a MAC by design: no HMAC construction needed) over `name\nexpires`, 18
+    bytes. The keyed state is prepared once and copied per URL: a third of what HMAC-SHA256 cost per answer.
     """
 
     def __init__(self, secret: bytes, ttl: float) -> None:
-        key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
-        key = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._outer = hashlib.sha256(key.translate(_OPAD))
+        key = secret if len(secret) <= _KEY_BYTES else hashlib.blake2b(secret, digest_size=_KEY_BYTES).digest()
+        self._keyed = hashlib.blake2b(key=key, digest_size=18)
         self.ttl = ttl
 
     def _signature(self, name: str, expires: int) -> str:
-        inner = self._inner.copy()
-        inner.update(f"{name}\n{expires}".encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return _b64(outer.digest()[:24])
+        mac = self._keyed.copy()
+        mac.update(f"{name}\n{expires}".encode())
+        return _b64(mac.digest())
 
     def query(self, name: str, now: float) -> str:
         expires = int(now + self.ttl)
