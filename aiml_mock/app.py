@@ -26,7 +26,8 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aiml_mock import __version__
 from aiml_mock.admin import admin_routes
@@ -393,19 +394,52 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(500), request)
 
 
+_FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto")
+_FORWARDED_SEEN = "aiml_mock.forwarded"
+
+
 class MockApp(Starlette):
     """The mock's Starlette app. A generation request without an `Origin` (SDKs, curl, load tests: nearly every
     request the mock gets) skips the middleware stack and the router for `serve_generation`, which does what
-    those layers do for it; everything else takes the stack."""
+    those layers do for it; everything else takes the stack.
+
+    `X-Forwarded-*` from a trusted proxy is honoured by uvicorn's own middleware, which the app applies to the
+    requests that carry such headers (`honour_forwarded_headers`) instead of uvicorn wrapping every request.
+    """
+
+    forwarded: ASGIApp | None = None
+
+    def honour_forwarded_headers(self, trusted_hosts: list[str] | str) -> None:
+        """What uvicorn's `proxy_headers=True` does (set the scheme and client from `X-Forwarded-Proto` and
+        `X-Forwarded-For` sent by these hosts), for a server run with `proxy_headers=False`."""
+        app: Any = self  # uvicorn types ASGI apps with its own scope types, Starlette with plain mappings
+        middleware: Any = ProxyHeadersMiddleware(app, trusted_hosts)
+        self.forwarded = middleware
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST":
             headers = header_map(scope)
+            if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
+                if await self._forward(scope, receive, send):
+                    return
             if b"origin" not in headers and not scope.get("root_path"):
                 scope["app"] = self
                 await serve_generation(scope, receive, send, headers)
                 return
+        elif self.forwarded is not None and scope["type"] in ("http", "websocket") and any(
+                name in _FORWARDED for name, _ in scope["headers"]):
+            if await self._forward(scope, receive, send):
+                return
         await super().__call__(scope, receive, send)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Through uvicorn's proxy-headers middleware, which calls this app again; False when it already has."""
+        if scope.get(_FORWARDED_SEEN):
+            return False
+        scope[_FORWARDED_SEEN] = True
+        assert self.forwarded is not None
+        await self.forwarded(scope, receive, send)
+        return True
 
 
 async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes] | None = None

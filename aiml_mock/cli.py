@@ -139,6 +139,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from aiml_mock.app import create_app, settle_heap
+    from aiml_mock.server import server_config
     from aiml_mock.transport import protocol_class  # transport faults (drop, truncate) need the connection
 
     if settings.url_secret is None:
@@ -151,19 +152,18 @@ def serve(settings: Settings) -> int:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else host
     print(f"aiml-mock {__version__} listening on http://{shown}:{port} (profile {settings.profile})", flush=True)
     print(f"  openai SDK: OpenAI(base_url=\"http://{shown}:{port}/v1\", api_key=\"...\")", flush=True)
-    common: dict[str, Any] = {"log_level": settings.log_level, "access_log": False, "lifespan": "off",
-                              "timeout_graceful_shutdown": 1, "http": protocol_class()}
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
         _export(settings)
         config = uvicorn.Config("aiml_mock.app:create_app_from_env", factory=True, workers=settings.workers,
-                                **common)
+                                log_level=settings.log_level, access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1, http=protocol_class())
         Multiprocess(config, sockets=[sock]).run()
         return 0
     app = create_app(settings)
     settle_heap()
-    config = uvicorn.Config(app, **common)
+    config = server_config(app, settings, timeout_graceful_shutdown=1)
     _quiet_exit_server()(config).run(sockets=[sock])
     return 0
 

@@ -15,10 +15,24 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
-from aiml_mock.app import MockState, build_state, create_app
+from aiml_mock.app import MockApp, MockState, build_state, create_app
 from aiml_mock.settings import Settings
 from aiml_mock.transport import protocol_class
+
+
+def server_config(app: Starlette, settings: Settings, **options: Any) -> uvicorn.Config:
+    """uvicorn's config for one mock process: the mock's protocol (transport faults need the connection; one
+    write per answer), and `X-Forwarded-*` honoured by the app only for the requests that carry it."""
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="off",
+                            http=protocol_class(), proxy_headers=False, **options)
+    if isinstance(app, MockApp):
+        app.honour_forwarded_headers(config.forwarded_allow_ips)
+    else:
+        config.proxy_headers = True
+    return config
+
 
 # Settings the socket or uvicorn itself holds: changing one needs another server. Every other one is live.
 RESTART_SETTINGS = frozenset({"host", "port", "workers", "log_level"})
@@ -97,10 +111,7 @@ class MockServer:
         sock.listen(2048)
         self._socket = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level=self.settings.log_level, access_log=False, lifespan="off", timeout_keep_alive=30,
-            http=protocol_class(),  # transport faults (drop, truncate) need the connection
-        )
+        config = server_config(self.app, self.settings, timeout_keep_alive=30)
         started = threading.Event()
         self._server = _Server(config, started)
         self._thread = threading.Thread(target=self._run, args=(sock, started), name="aiml-mock", daemon=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import pytest
+
 from aiml_mock import MockServer
 
 
@@ -39,3 +41,29 @@ def test_kept_alive_connections_send_answers_at_once() -> None:
         [connection] = server._server.server_state.connections
         sock = connection.transport.get_extra_info("socket")
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def _image_url(server: MockServer, **headers: str) -> str:
+    import httpx
+
+    answer = httpx.post(f"{server.base_url}/images/generations", json={"model": "dall-e-2", "prompt": "a fox"},
+                        headers={"Authorization": "Bearer sk-test", **headers}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    url: str = answer.json()["data"][0]["url"]
+    return url
+
+
+def test_a_trusted_proxy_s_forwarded_scheme_makes_image_urls_https_on_both_paths() -> None:
+    """Behind a TLS-terminating proxy on this host, image URLs use the scheme the client used (uvicorn's
+    `proxy_headers` behaviour, which the app applies itself)."""
+    with MockServer() as server:
+        assert _image_url(server).startswith("http://127.0.0.1:")
+        assert _image_url(server, **{"X-Forwarded-Proto": "https"}).startswith("https://127.0.0.1:")
+        assert _image_url(server, **{"X-Forwarded-Proto": "https", "Origin": "http://app.test"}).startswith("https://")
+        assert _image_url(server, **{"X-Forwarded-For": "203.0.113.9"}).startswith("http://127.0.0.1:")
+
+
+def test_forwarded_headers_from_an_untrusted_host_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "192.0.2.1")  # uvicorn's own setting: not us
+    with MockServer() as server:
+        assert _image_url(server, **{"X-Forwarded-Proto": "https"}).startswith("http://127.0.0.1:")
