@@ -9,6 +9,7 @@ answers with a CDN URL, so the mock follows the schema (README, "Supported model
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 from aiml_mock.prompts import revise_prompt
@@ -34,5 +35,10 @@ def revised_prompt(request: ImageRequest, seed: int) -> str | None:
 
 def caption_label(request: ImageRequest) -> str:
     """The short settings line drawn on a placeholder: quality and style where the model has them."""
-    parts = [str(request.params[name]) for name in ("quality", "style") if isinstance(request.params.get(name), str)]
-    return " · ".join(parts)
+    quality, style = request.params.get("quality"), request.params.get("style")
+    return _label(quality if isinstance(quality, str) else None, style if isinstance(style, str) else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _label(quality: str | None, style: str | None) -> str:
+    return " · ".join(value for value in (quality, style) if value is not None)

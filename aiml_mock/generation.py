@@ -78,12 +78,12 @@ def success_body(
 ) -> dict[str, Any]:
     """`{"created": ..., "data": [...]}` as the real API answers it."""
     revised = revised_prompt(request, seed)
-    data: list[dict[str, Any]]
-    if request.response_format == "b64_json":
-        data = [{"b64_json": image_b64(spec, cache)} for spec in image_specs(request, seed)]
+    key = "b64_json" if request.response_format == "b64_json" else "url"
+    if key == "b64_json":
+        images = [image_b64(spec, cache) for spec in image_specs(request, seed)]
     else:
         prefix = f"{base_url}/images/"
-        data = [{"url": f"{prefix}{name}?{signer.query(name, now)}"} for name in image_names(request, seed)]
-    if revised is not None:
-        data = [{"revised_prompt": revised, **item} for item in data]
-    return {"created": int(now), "data": data}
+        images = [f"{prefix}{name}?{signer.query(name, now)}" for name in image_names(request, seed)]
+    if revised is None:
+        return {"created": int(now), "data": [{key: image} for image in images]}
+    return {"created": int(now), "data": [{"revised_prompt": revised, key: image} for image in images]}
