@@ -43,7 +43,7 @@ from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.settings import Settings
-from aiml_mock.transport import Dropped, Stalled, Truncated, Unanswered, malformed, pause
+from aiml_mock.transport import SEND_WHOLE_KEY, Dropped, Stalled, Truncated, Unanswered, malformed, pause
 from aiml_mock.urls import UrlSigner, spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
@@ -459,11 +459,14 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
             response.raw_headers.append(VARY_ORIGIN)
             body = bytes(response.body)
             start = {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
-            started = True
-            await send(start)
             if exchange is not None:
                 exchange.sending(start, body, json=True)
-            await send({"type": "http.response.body", "body": body})
+            started = True
+            extensions = scope.get("extensions")
+            whole = extensions.get(SEND_WHOLE_KEY) if extensions else None
+            if whole is None or not whole(response.status_code, response.raw_headers, body):
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
         else:  # faults: stalled, dropped, truncated... answers
 
             async def tracked(message: Message) -> None:

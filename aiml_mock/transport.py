@@ -14,7 +14,8 @@ In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connect
 `ConnectionDropped` into the client instead, and `Truncated` ends the body early.
 
 The same protocol sends each response's head together with its first body bytes (`CoalescingCycle`): one
-write system call per answer instead of two.
+write system call per answer instead of two. It also offers the app a scope extension, `send_whole`, that
+writes a complete response at once without the two ASGI messages; the mock's generation answers use it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from aiml_mock.recording import exchange_of
 
 TRANSPORT_KEY = "aiml_mock.transport"
+SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, headers, body) -> bool`
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
 
 
@@ -62,7 +64,8 @@ class H11TransportProtocol(_TransportExposing, H11Protocol):  # type: ignore[mis
 
 _protocols: list[type[asyncio.Protocol]] = [H11TransportProtocol]
 try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+    from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
     class _Held:
         """Stands in for the transport while uvicorn writes a response head: keeps the bytes instead."""
@@ -135,6 +138,35 @@ try:
                 self.transport = transport
             prefixed.flush()
 
+        def send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+            """Send a complete response (`headers` with its content-length) in one write, without the two ASGI
+            messages; False when it must go through `send` instead (a response already started, writing paused
+            by flow control, a HEAD request). The headers are the app's own, made by code that only writes
+            valid ones, so uvicorn's per-header checks are not repeated; the rest is what `send` does."""
+            if self.disconnected:
+                return True  # as `send`: nothing to write to
+            if self.response_started or self.flow.write_paused or self.scope["method"] == "HEAD":
+                return False
+            self.response_started = self.response_complete = True
+            self.waiting_for_100_continue = False
+            if self.access_log:
+                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
+                                        get_path_with_query_string(self.scope), self.scope["http_version"], status)
+            content = [STATUS_LINE[status]]
+            for name, value in self.default_headers:
+                content += (name, b": ", value, b"\r\n")
+            for name, value in headers:
+                content += (name, b": ", value, b"\r\n")
+            if not self.keep_alive:
+                content.append(b"connection: close\r\n")
+            content += (b"\r\n", body)
+            self.transport.write(b"".join(content))
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+            return True
+
     class HttpToolsTransportProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope
         (no wrapper around the app, one coroutine less per request than the mixin), and sending each response's
@@ -150,6 +182,7 @@ try:
             cycle = self.cycle
             if type(cycle) is RequestResponseCycle:  # its task has not run yet: `send` is looked up when it does
                 cycle.__class__ = CoalescingCycle
+                self.scope["extensions"][SEND_WHOLE_KEY] = cycle.send_whole  # type: ignore[attr-defined]
 
     _protocols.insert(0, HttpToolsTransportProtocol)
 except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])

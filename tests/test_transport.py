@@ -11,7 +11,7 @@ from uvicorn.server import ServerState
 
 from aiml_mock.app import create_app
 from aiml_mock.settings import Settings
-from aiml_mock.transport import TRANSPORT_KEY, protocol_class
+from aiml_mock.transport import SEND_WHOLE_KEY, TRANSPORT_KEY, protocol_class
 
 KEY = b"Bearer sk-test"
 
@@ -46,7 +46,9 @@ class RecordingTransport(asyncio.Transport):
 async def exchange(*requests: bytes, app: Any = None) -> RecordingTransport:
     """Feed raw requests to one connection of the protocol `aiml-mock serve` uses; return what it wrote."""
     config = uvicorn.Config(app or create_app(Settings()), http=protocol_class(), lifespan="off", log_level="error")
-    protocol: Any = protocol_class()(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+    state = ServerState()
+    state.default_headers = [(b"date", b"Wed, 25 Nov 2026 10:00:00 GMT"), (b"server", b"uvicorn")]  # as uvicorn sets
+    protocol: Any = protocol_class()(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
     transport = RecordingTransport()
     protocol.connection_made(transport)
     for request in requests:
@@ -105,3 +107,53 @@ def test_a_streamed_answer_sends_its_head_with_the_first_chunk_and_the_rest_as_i
     first, *rest = transport.writes
     assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"\r\n\r\n3\r\none\r\n")
     assert rest == [b"3\r\ntwo\r\n", b"0\r\n\r\n"]
+
+
+class WholeSender:
+    """An app answering through the `send_whole` extension (falling back to `send`), noting what it returned."""
+
+    def __init__(self, pause_writing: bool = False) -> None:
+        self.returned: list[bool] = []
+        self.pause_writing = pause_writing
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = b'{"ok":true}'
+        headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+        if self.pause_writing:
+            protocol_flow = scope["extensions"][SEND_WHOLE_KEY].__self__.flow
+            protocol_flow.write_paused = True
+        sent = scope["extensions"][SEND_WHOLE_KEY](201, headers, body)
+        self.returned.append(sent)
+        if self.pause_writing:
+            protocol_flow.write_paused = False
+        if not sent:
+            await send({"type": "http.response.start", "status": 201, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
+def test_send_whole_writes_uvicorn_s_head_and_the_body_at_once() -> None:
+    app = WholeSender()
+    transport = asyncio.run(exchange(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n" * 2, app=app))
+    assert app.returned == [True, True] and len(transport.writes) == 2  # the pipelined second one answered too
+    head, _, body = transport.writes[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 201 Created" and body == b'{"ok":true}'
+    assert {line.split(b":")[0] for line in lines[1:]} == {b"date", b"server", b"content-length", b"content-type"}
+    assert not transport.closed
+
+
+def test_send_whole_closes_when_the_client_asked_to() -> None:
+    transport = asyncio.run(exchange(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", app=WholeSender()))
+    [write] = transport.writes
+    assert b"\r\nconnection: close\r\n" in write and transport.closed
+
+
+@pytest.mark.parametrize(("request_line", "pause"), [(b"HEAD / HTTP/1.1", False), (b"POST / HTTP/1.1", True)])
+def test_send_whole_declines_what_only_send_handles(request_line: bytes, pause: bool) -> None:
+    """A HEAD answer has no body on the wire; paused writing must be waited for: both go through `send`."""
+    app = WholeSender(pause_writing=pause)
+    transport = asyncio.run(exchange(request_line + b"\r\nHost: x\r\n\r\n", app=app))
+    assert app.returned == [False]
+    sent = b"".join(transport.writes)
+    assert sent.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert sent.endswith(b"\r\n\r\n" if request_line.startswith(b"HEAD") else b'{"ok":true}')
