@@ -88,11 +88,14 @@ def test_content_types_name_each_format() -> None:
         assert Image.MIME[PIL_FORMATS[fmt]] == ctype
 
 
-def test_png_is_a_two_bit_palette_image_with_a_valid_zlib_stream() -> None:
-    data = render_image(make_spec(width=1024, height=1024))
+def png_scanlines(data: bytes) -> tuple[int, int, int, bytes]:
+    """(width, height, bit depth, decompressed scanlines) of a palette PNG, checking every chunk's CRC.
+
+    ``zlib.decompress`` raises on a wrong Adler-32, so a wrong checksum anywhere fails here.
+    """
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
-    assert (width, height, depth, colour_type) == (1024, 1024, 2, 3)
+    assert colour_type == 3
     at, idat = 8, b""
     while at < len(data):
         (length,) = struct.unpack(">I", data[at : at + 4])
@@ -101,8 +104,77 @@ def test_png_is_a_two_bit_palette_image_with_a_valid_zlib_stream() -> None:
         if kind == b"IDAT":
             idat += body
         at += 12 + length
-    raw = zlib.decompress(idat)  # raises on a wrong Adler-32
+    return width, height, depth, zlib.decompress(idat)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 1024), (2048, 2048), (4096, 4096)])
+def test_png_is_a_two_bit_palette_image_with_a_valid_zlib_stream(width: int, height: int) -> None:
+    _, _, depth, raw = png_scanlines(render_image(make_spec(width=width, height=height)))
+    assert depth == 2
     assert len(raw) == height * (1 + (width * depth + 7) // 8)
+
+
+# Big images get their text drawn at 1/2 or 1/4 scale and written as hand-made deflate blocks. These sizes cover
+# every distance class a row can be (its deflate codes depend on it), odd widths and both scales.
+SCALED = [
+    (1280, 1280),
+    (1283, 1290),
+    (1601, 1300),
+    (2048, 2048),
+    (2501, 1280),
+    (3501, 1281),
+    (4096, 1280),
+    (5001, 1280),
+    (7001, 1280),
+    (8192, 1280),
+    (2560, 2560),
+    (4099, 2561),
+    (8192, 2600),
+]
+
+
+@pytest.mark.parametrize(("width", "height"), SCALED)
+def test_big_pngs_hold_exactly_the_drawn_image(width: int, height: int) -> None:
+    spec = make_spec(PROMPT * 4, width=width, height=height, index=width % 3)
+    plan = images._plan(spec)
+    assert plan.scale in (2, 4)
+    drawn = images._unscaled(plan)  # the text scaled up with Pillow, as JPEG and WebP get it
+    assert drawn.band is not None
+    edge = images._row_run(width, plan.border, True).row
+    side = images._row_run(width, plan.border, False).row
+    below = height - plan.border - plan.band_y - plan.band_height
+    expected = b"".join(
+        [
+            edge * plan.border,
+            side * (plan.band_y - plan.border),
+            drawn.band.tobytes("raw", "L;2"),
+            side * below,
+            edge * plan.border,
+        ]
+    )
+    assert png_scanlines(render_image(spec)) == (width, height, 2, expected)
+
+
+def ink_box(im: Image.Image, margin: int) -> tuple[int, int, int, int]:
+    """Bounding box of the text: palette pixels other than the background, inside the margin."""
+    box = im.crop((margin, margin, im.width - margin, im.height - margin)).getbbox()
+    assert box is not None
+    return box
+
+
+@pytest.mark.parametrize(("width", "height"), [(2048, 2048), (4096, 4096), (5456, 3072)])
+def test_big_images_show_the_text_where_and_as_big_as_an_exact_drawing(
+    monkeypatch: pytest.MonkeyPatch, width: int, height: int
+) -> None:
+    spec = make_spec(PROMPT * 4, width=width, height=height)
+    scaled = decode(render_image(spec))
+    monkeypatch.setattr(images, "_SCALES", ())  # draw the text at the image's size
+    exact = decode(render_image(spec))
+    assert scaled.mode == exact.mode == "P"
+    margin = min(width, height) // 20
+    tolerance = min(width, height) // 40  # about a line of text
+    for got, want in zip(ink_box(scaled, margin), ink_box(exact, margin), strict=True):
+        assert abs(got - want) <= tolerance
 
 
 def test_background_is_flat_text_differs_and_a_border_frames_it() -> None:
@@ -121,10 +193,11 @@ def test_background_is_flat_text_differs_and_a_border_frames_it() -> None:
     assert ink in ((0, 0, 0), (255, 255, 255))
 
 
-def test_same_spec_gives_the_same_bytes_in_every_format() -> None:
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (2048, 1536), (2560, 2560)])
+def test_same_spec_gives_the_same_bytes_in_every_format(width: int, height: int) -> None:
     for fmt in FORMATS:
-        spec = make_spec(width=640, height=480, fmt=fmt)
-        assert render_image(spec) == render_image(make_spec(width=640, height=480, fmt=fmt))
+        spec = make_spec(width=width, height=height, fmt=fmt)
+        assert render_image(spec) == render_image(make_spec(width=width, height=height, fmt=fmt))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -146,14 +219,14 @@ def test_batch_index_changes_the_image() -> None:
 
 
 def test_webp_is_pixel_identical_to_the_png() -> None:
-    for width, height in [(1024, 1024), (1030, 77), (5, 3), (2048, 512)]:
+    for width, height in [(1024, 1024), (1030, 77), (5, 3), (2048, 512), (2048, 1536), (2600, 2560)]:
         spec = make_spec(PROMPT * 4, width=width, height=height)
         png = decode(render_image(spec)).convert("RGB")
         webp = decode(render_image(make_spec(PROMPT * 4, width=width, height=height, fmt="webp"))).convert("RGB")
         assert ImageChops.difference(png, webp).getbbox() is None
 
 
-@pytest.mark.parametrize(("width", "height"), [(1024, 1024), (1000, 1003), (96, 700), (4096, 40)])
+@pytest.mark.parametrize(("width", "height"), [(1024, 1024), (1000, 1003), (96, 700), (4096, 40), (2048, 1536)])
 def test_stitched_jpeg_looks_like_the_png(width: int, height: int) -> None:
     png = decode(render_image(make_spec(PROMPT * 4, width=width, height=height))).convert("RGB")
     jpeg = decode(render_image(make_spec(PROMPT * 4, width=width, height=height, fmt="jpeg")))
