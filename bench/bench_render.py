@@ -31,7 +31,20 @@ from PIL import Image  # noqa: E402
 
 from aiml_mock.images import ImageCache, ImageFormat, ImageSpec, render_image  # noqa: E402
 
-SIZES = [(256, 256), (512, 512), (1024, 1024), (1792, 1024), (1024, 1792), (1536, 1024), (2048, 2048), (4096, 4096)]
+# The DALL-E sizes, then "resolution" sizes the catalogue serves: 1.5K and 2K 16:9, 2K, 4K and 4K 16:9.
+SIZES = [
+    (256, 256),
+    (512, 512),
+    (1024, 1024),
+    (1792, 1024),
+    (1024, 1792),
+    (1536, 1024),
+    (2048, 1152),
+    (2736, 1536),
+    (2048, 2048),
+    (4096, 4096),
+    (5456, 3072),
+]
 FORMATS: tuple[ImageFormat, ...] = ("png", "jpeg", "webp")
 WORDS = (
     "A watercolor painting of a red fox reading a newspaper in a sunlit Paris cafe, ultra detailed, warm morning "
