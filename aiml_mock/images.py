@@ -488,7 +488,8 @@ def _unscaled(plan: _Plan) -> _Plan:
 
 _ADLER_MOD: Final = 65521
 _DEFLATE_END: Final = b"\x03\x00"  # an empty final block with fixed Huffman codes
-_BAND_LEVEL: Final = 1  # per-render text band: zlib level 1 is ~4 ns/byte here, level 6 ~10x slower for -15 %
+_BAND_LEVEL: Final = 1  # per-render text band: zlib level 1 is ~4 ns/byte here, level 6 ~10x slower for -15 %;
+# run-length matches only (Z_RLE) make the whole render ~10 % faster for +15 % bytes.
 _SEGMENT_BYTES: Final = 1 << 20  # raw size of the largest cached run of identical rows
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 
@@ -502,9 +503,9 @@ def _adler_combine(first: int, second: int, second_length: int) -> int:
     return (b << 16) | a
 
 
-def _raw_deflate(data: bytes, level: int) -> bytes:
+def _raw_deflate(data: bytes, level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
     """Raw deflate blocks for ``data`` ending byte-aligned and not final, so segments can be concatenated."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 8)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy)
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
@@ -598,7 +599,8 @@ def _zlib_band_pieces(plan: _Plan) -> list[_Piece]:
     if plan.band is None:
         return []
     raw = plan.band.tobytes("raw", _PACK)
-    return [(plan.band_y, plan.band_y + plan.band_height, (_raw_deflate(raw, _BAND_LEVEL), zlib.adler32(raw)))]
+    data = _raw_deflate(raw, _BAND_LEVEL, zlib.Z_RLE)
+    return [(plan.band_y, plan.band_y + plan.band_height, (data, zlib.adler32(raw)))]
 
 
 # --------------------------------------------------------------------------------------------------------------
