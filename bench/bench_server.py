@@ -15,8 +15,8 @@ Each wrk run opens its 64 connections anew. Under uvloop a saturated server acce
 last of 64 was accepted ~0.6 s after the first in a measured run, against ~10 ms under asyncio's loop), so the
 first requests of a run wait; runs of 10 s keep those few requests out of p99, and `max` shows them.
 
-    python bench/bench_server.py [--seconds 10] [--rounds 3] [--connections 64] [--no-prism] [--scenarios url b64 repeat]
-                               [--mock-source DIR]
+    python bench/bench_server.py [--seconds 10] [--rounds 3] [--connections 64] [--no-prism]
+                                 [--scenarios url b64 repeat] [--mock-source DIR]
 """
 
 from __future__ import annotations
