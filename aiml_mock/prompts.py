@@ -11,7 +11,6 @@ string, and is cheap enough for the request hot path: one module-level regex, a 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 
@@ -19,9 +18,6 @@ __all__ = ["MAX_REVISED_PROMPT_CHARS", "revise_prompt"]
 
 MAX_REVISED_PROMPT_CHARS = 4000
 """Upper bound on the length of any revised prompt (DALL·E 3's own prompt limit)."""
-
-_CACHE_MAX_PROMPT_CHARS = 1000
-"""Only prompts up to this length are memoised, so the cache stays small (1024 entries of at most ~5 KB)."""
 
 _MAX_INPUT_CHARS = 2 * MAX_REVISED_PROMPT_CHARS
 """Longer inputs are cut before any work, which bounds the cost of absurd prompts (the API rejects them anyway)."""
@@ -200,12 +196,6 @@ def _subject(cleaned: str) -> str:
     return text + "."
 
 
-@functools.lru_cache(maxsize=1024)
-def _revise_cached(prompt: str, natural: bool, hd: bool, seed: int) -> str:
-    """Memoised :func:`_revise` for short prompts, which repeat a lot in load tests."""
-    return _revise(prompt, natural, hd, seed)
-
-
 def _revise(prompt: str, natural: bool, hd: bool, seed: int) -> str:
     """Build the revised prompt from the raw prompt and normalised options."""
     cleaned = _clean(prompt[:_MAX_INPUT_CHARS])
@@ -228,7 +218,4 @@ def revise_prompt(prompt: str, *, style: str = "vivid", quality: str = "standard
     """
     natural = style == "natural"
     hd = quality == "hd"
-    seed &= _SEED_MASK
-    if len(prompt) <= _CACHE_MAX_PROMPT_CHARS:
-        return _revise_cached(prompt, natural, hd, seed)
-    return _revise(prompt, natural, hd, seed)
+    return _revise(prompt, natural, hd, seed & _SEED_MASK)
