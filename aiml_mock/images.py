@@ -1205,11 +1205,14 @@ def _webp(plan: _Plan) -> bytes:
 def render_image(spec: ImageSpec) -> bytes:
     """Render ``spec`` to the bytes of an image file; pure, so the same spec always gives the same bytes.
 
-    Medians on a 2-core VM with a 300-character prompt (bench/bench_render.py; this VM's speed drifts ~1.7x):
-    PNG and WebP 0.4-0.9 ms up to 1792x1024, ~2 ms at 2048x2048, ~6 ms at 4096x4096 and at 8192x8192; JPEG
-    1.2-2.5 ms up to 1792x1024, ~16-18 ms at 4096x4096 and 8192x8192. No full-size image is ever built: memory
-    is O(width x text band), under 15 MB at 8192x8192. The first render at a new size in a process also builds
-    that size's font atlases (~7 ms each, then cached) and its flat rows' deflate data (~2-9 ms per width).
+    Medians on a 2-core VM with a 300-character prompt (bench/bench_render.py, which interleaves formats, so a
+    PNG follows a JPEG's and a WebP's cache use; this VM's speed drifts ~1.7x): PNG 0.4-0.9 ms at every size
+    up to 8192x8192, 4096x4096 the slowest (after the biggest JPEG and WebP), ~1.2 ms while other processes
+    load the VM; WebP 0.6-1.2 ms up to 1792x1024, ~2.5 ms at 2048x2048, ~9 ms at 4096x4096; JPEG 1.1-3 ms up
+    to 1792x1024, ~6-7 ms at 2048x2048, ~15-18 ms at 4096x4096. No full-size image is ever built: memory is
+    O(width x text band) (the PNG of scaled text never draws it at full size), under 15 MB at 8192x8192. The
+    first render at a new size in a process also builds that size's font atlases (~7 ms each, then cached),
+    its flat rows' deflate data (~2-9 ms per width) and, for scaled text, its deflate codes (~1-2 ms a width).
     CPU-bound and synchronous: from asyncio, call it (or :meth:`ImageCache.get`) in a thread for big sizes.
     Raises ``ValueError`` for a format other than png, jpeg, webp.
     """
