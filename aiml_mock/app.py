@@ -48,7 +48,13 @@ from aiml_mock.urls import UrlSigner, spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
 OPENAI_VERSION = "2020-10-01"
-BIG = 2048 * 2048  # pixels from which a render takes milliseconds (4096x4096 JPEG ~16 ms): done off the event loop
+BIG = 2048 * 2048  # pixels from which a JPEG, WebP or TIFF render takes milliseconds (4096x4096 JPEG ~13 ms)
+
+
+def renders_slowly(fmt: str, width: int, height: int) -> bool:
+    """Whether a first render belongs off the event loop: PNGs of any size take under a millisecond, other
+    formats from 2048x2048 take several."""
+    return fmt != "png" and width * height >= BIG
 EXPOSED_HEADERS = [
     "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-should-retry",
@@ -273,7 +279,8 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
                     return early
         now = time.time()
         base_url = base_url_for(scope, headers, settings)
-        if image_request.response_format == "b64_json" and image_request.width * image_request.height >= BIG:
+        if image_request.response_format == "b64_json" and renders_slowly(image_request.fmt, image_request.width,
+                                                                          image_request.height):
             build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
                                       signer=state.signer, base_url=base_url)
             payload = await anyio.to_thread.run_sync(build)
@@ -332,7 +339,7 @@ async def get_image(request: Request) -> Response:
     try:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
-        if spec.width * spec.height >= BIG:
+        if renders_slowly(spec.fmt, spec.width, spec.height):
             content = await anyio.to_thread.run_sync(image_bytes, spec, state.cache)
         else:
             content = image_bytes(spec, state.cache)
