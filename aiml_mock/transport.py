@@ -196,6 +196,48 @@ try:
                 cycle.__class__ = CoalescingCycle
                 self.scope["extensions"][SEND_WHOLE_KEY] = cycle.send_whole  # type: ignore[attr-defined]
 
+        # Keep-alive: uvicorn cancels its idle timer on every read and arms a new one after every answer, a timer
+        # made and destroyed per request. Here one timer is armed when the connection goes idle and, when it
+        # fires, closes the connection only if it has been idle for the whole timeout since; else it is armed
+        # again for the rest. The same timeout, one timer per idle period instead of one per request.
+        _idle_since: float | None = None  # when the last answer completed; None while a request is under way
+
+        def _unset_keepalive_if_required(self) -> None:
+            """Data arrived: the connection is busy (the timer, if armed, finds that out when it fires)."""
+            self._idle_since = None
+
+        def on_response_complete(self) -> None:
+            """uvicorn's, but for the keep-alive timer."""
+            self.server_state.total_requests += 1
+            if self.transport.is_closing():
+                return
+            self.flow.resume_reading()
+            if self.pipeline:
+                cycle, app = self.pipeline.pop()
+                self._start_asgi_task(cycle, app)
+                return
+            self._idle_since = self.loop.time()
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_at(self._idle_since + self.timeout_keep_alive,
+                                                                 self._keep_alive_expired)
+
+        def _keep_alive_expired(self) -> None:
+            self.timeout_keep_alive_task = None
+            idle_since = self._idle_since
+            if idle_since is None:  # busy: the answer's completion arms the timer again
+                return
+            deadline = idle_since + self.timeout_keep_alive
+            if self.loop.time() < deadline:
+                self.timeout_keep_alive_task = self.loop.call_at(deadline, self._keep_alive_expired)
+            else:
+                self.timeout_keep_alive_handler()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            if self.timeout_keep_alive_task is not None:
+                self.timeout_keep_alive_task.cancel()
+                self.timeout_keep_alive_task = None
+
     _protocols.insert(0, HttpToolsTransportProtocol)
 except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])
     pass

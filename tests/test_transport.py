@@ -44,20 +44,32 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-async def exchange(*requests: bytes, app: Any = None) -> RecordingTransport:
-    """Feed raw requests to one connection of the protocol `aiml-mock serve` uses; return what it wrote."""
-    config = uvicorn.Config(app or create_app(Settings()), http=protocol_class(), lifespan="off", log_level="error")
+def connect(app: Any = None, keep_alive: float = 5.0) -> tuple[Any, RecordingTransport]:
+    """One connection of the protocol `aiml-mock serve` uses (uvicorn's idle timeout: `keep_alive` seconds)."""
+    config = uvicorn.Config(app or create_app(Settings()), http=protocol_class(), lifespan="off", log_level="error",
+                            timeout_keep_alive=keep_alive)  # type: ignore[arg-type]
     state = ServerState()
     state.default_headers = [(b"date", b"Wed, 25 Nov 2026 10:00:00 GMT"), (b"server", b"uvicorn")]  # as uvicorn sets
     protocol: Any = protocol_class()(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
     transport = RecordingTransport()
     protocol.connection_made(transport)
-    for request in requests:
-        protocol.data_received(request)
+    return protocol, transport
+
+
+async def answered(protocol: Any) -> None:
+    """Until the connection's requests so far are answered."""
     for _ in range(200):
         if not protocol.tasks and protocol.cycle is not None and protocol.cycle.response_complete:
-            break
+            return
         await asyncio.sleep(0.005)
+
+
+async def exchange(*requests: bytes, app: Any = None) -> RecordingTransport:
+    """Feed raw requests to one connection of the protocol `aiml-mock serve` uses; return what it wrote."""
+    protocol, transport = connect(app)
+    for request in requests:
+        protocol.data_received(request)
+    await answered(protocol)
     return transport
 
 
@@ -182,3 +194,51 @@ def test_answered_requests_leave_no_reference_cycle_behind(request_of: Any) -> N
     finally:
         gc.enable()
     assert many - few < 20, f"{(many - few) / 40:.1f} objects of cyclic garbage per request"
+
+
+def test_an_idle_connection_is_closed_once_the_keep_alive_timeout_has_passed() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        protocol, transport = connect(keep_alive=0.05)
+        protocol.data_received(generation())
+        await answered(protocol)
+        open_after_answer = not transport.closed
+        await asyncio.sleep(0.15)
+        return open_after_answer, transport.closed
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+def test_a_connection_in_steady_use_outlives_the_keep_alive_timeout() -> None:
+    """Each answer starts the idle time anew: requests 30 ms apart on a 100 ms timeout keep the connection."""
+    async def scenario() -> tuple[list[bool], bool]:
+        protocol, transport = connect(keep_alive=0.1)
+        closed = []
+        for n in range(8):  # ~240 ms of use, more than twice the timeout
+            protocol.data_received(generation(b"take %d" % n))
+            await answered(protocol)
+            closed.append(transport.closed)
+            await asyncio.sleep(0.03)
+        await asyncio.sleep(0.25)
+        return closed, transport.closed
+
+    closed_while_used, closed_when_idle = asyncio.run(scenario())
+    assert closed_while_used == [False] * 8 and closed_when_idle
+
+
+def test_a_request_under_way_when_the_timeout_passes_is_answered_not_cut_off() -> None:
+    async def scenario() -> tuple[bool, int, bool]:
+        protocol, transport = connect(keep_alive=0.05)
+        protocol.data_received(generation(b"first"))
+        await answered(protocol)
+        second = generation(b"second")
+        head, _, body = second.partition(b"\r\n\r\n")
+        protocol.data_received(head + b"\r\n\r\n")  # the body is slow to come: the timer fires meanwhile
+        await asyncio.sleep(0.12)
+        closed_while_busy = transport.closed
+        protocol.data_received(body)
+        await answered(protocol)
+        writes = len(transport.writes)
+        await asyncio.sleep(0.12)
+        return closed_while_busy, writes, transport.closed
+
+    assert asyncio.run(scenario()) == (False, 2, True)
