@@ -267,7 +267,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             check_content_type(_text(content_type))
         raw = await read_body(receive, headers.get(_CONTENT_LENGTH), settings.max_body_bytes)
         body = parse_json(raw)
-        exchange.note_body(body, len(raw))
+        exchange.note_body(body, raw)
         image_request = validate_request(body, state.contract, strict=settings.strict)
         exchange.note_request(image_request)
         state.policy.check(image_request.prompt)

@@ -1,8 +1,9 @@
 """The request journal: every exchange the mock answered, newest first, in memory bounded by count and bytes.
 
-Recording keeps what the app already has (the parsed request, the response bytes as sent) in a plain
-tuple, so it costs no copies, no serialisation and almost nothing for the garbage collector to track;
-`Entry` objects, parsed responses and decoded headers are built when the journal is read. What could
+Recording keeps an exchange as one bytes blob (its numbers packed, then the request line, the scrubbed
+headers, the request body and the response as received and sent) in a short tuple: a retained entry is
+a few objects, not dozens, which is most of what keeping 1,000 of them costs. `Entry` objects, parsed
+bodies and responses and decoded headers are built when the journal is read. What could
 grow without bound is cut on the way in: bodies over `BODY_CAP` bytes are shortened, `b64_json` payloads
 are elided, and the oldest entries leave once `capacity` entries or `max_bytes` (estimated) are held.
 API keys are never kept in full (`auth.redact`), not even in the raw headers.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import struct
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,7 +26,8 @@ import orjson
 
 from aiml_mock.auth import redact
 from aiml_mock.contract import Violation
-from aiml_mock.validation import ImageRequest
+from aiml_mock.errors import ApiError
+from aiml_mock.validation import ImageRequest, parse_json
 
 BODY_CAP = 16 * 1024  # bytes of a request or response body kept in full
 DEFAULT_CAPACITY = 1000
@@ -166,23 +169,52 @@ class Entry:
         )
 
 
-# What the recording middleware stores: Entry's fields in order, with `query` still bytes, `headers` as
-# `scrub_headers()` bytes and a JSON `response` still as the bytes sent (`bytes`: parsed when read). A tuple
-# of (mostly) atomic values costs a fraction of a frozen dataclass and gives the garbage collector little
-# to track, which is most of what keeping entries costs; the Entry is built when it is read.
-RawEntry = tuple[int, float, str, str, bytes, bytes, Any, int, Any, tuple[Violation, ...], str | None, str | None,
-                 float, str | None]
+# What the recording middleware stores (`Journal.record_raw`): `(blob, size, violations, model, fault, json,
+# response)`. `blob` is one bytes object: `RAW_HEAD` (id, time, duration_ms, status, flags, the size of a
+# response over the cap, the method's and the path's lengths in characters, then the byte lengths of the
+# parts) followed by the parts: the query string, `scrub_headers()` bytes, the request body as received
+# (when `RAW_JSON`: parsed when read, with the app's own `parse_json`), the JSON response as sent (when
+# `RAW_RESPONSE`: parsed when read), and last the method, the path and the redacted key as one UTF-8 text
+# (lone surrogates passed through; no key when `RAW_NO_KEY`). `json` and `response` are what is kept as
+# objects instead (a body over `BODY_CAP` shortened, an elided `b64_json` payload), else None. In the
+# common case `violations` is the shared `()`, `model` the contract's string and the rest None: a retained
+# entry is the tuple, the blob and the size, where the old form held dozens of small objects (the request
+# line, the parsed body and its strings, numbers), each freed cold `capacity` requests later. `size` is at
+# index 1, as in the `(Entry, size)` pairs `record` keeps; the Entry is built when it is read.
+RawEntry = tuple[bytes, int, tuple[Violation, ...], str | None, str | None, Any, Any]
+RAW_HEAD = struct.Struct("<qddqBqQQQQQQ")
+RAW_JSON, RAW_RESPONSE, RAW_RESPONSE_OVER, RAW_NO_KEY = 1, 2, 4, 8
 
 
-def _entry_of(item: Entry | RawEntry) -> Entry:
-    if isinstance(item, Entry):
-        return item
-    (entry_id, started, method, path, query, headers, body, status, response, violations, model, key, duration,
-     fault) = item
-    if isinstance(response, bytes):
-        response = parse_captured(response)
-    return Entry(entry_id, started, method, path, query.decode("latin-1"), RedactedHeaders(headers), body, status,
-                 response, violations, model, key, duration, fault)
+def _entry_of(item: tuple[Entry, int] | RawEntry) -> Entry:
+    if isinstance(item[0], Entry):
+        return item[0]
+    blob, _, violations, model, fault, json_side, response_side = item
+    entry_id, started, duration, status, flags, over, method_chars, path_chars, *lengths = RAW_HEAD.unpack_from(blob)
+    parts: list[bytes] = []
+    offset = RAW_HEAD.size
+    for length in lengths:
+        parts.append(blob[offset:offset + length])
+        offset += length
+    query, headers, body, response = parts
+    text = blob[offset:].decode("utf-8", "surrogatepass")
+    path_end = method_chars + path_chars
+    json = _parse_kept(body) if flags & RAW_JSON else json_side
+    if flags & RAW_RESPONSE:
+        response_side = parse_captured(response)
+    elif flags & RAW_RESPONSE_OVER:
+        response_side = _over_the_cap(over)
+    return Entry(entry_id, started, text[:method_chars], text[method_chars:path_end], query.decode("latin-1"),
+                 RedactedHeaders(headers), json, status, response_side, violations, model,
+                 None if flags & RAW_NO_KEY else text[path_end:], duration, fault)
+
+
+def _parse_kept(body: bytes) -> Any:
+    """A kept request body, parsed as the app parsed it when it came in: the same value the app saw."""
+    try:
+        return parse_json(body)
+    except ApiError:  # not expected (it parsed once): a journal read must not fail for it
+        return body.decode("utf-8", "replace")
 
 
 def estimate_size(entry: Entry) -> int:
@@ -198,7 +230,7 @@ class Journal:
             raise ValueError("the journal's capacity and byte bound cannot be negative")
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._items: deque[tuple[Entry | RawEntry, int]] = deque()
+        self._items: deque[tuple[Entry, int] | RawEntry] = deque()
         self._bytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -211,18 +243,18 @@ class Journal:
 
     def record(self, entry: Entry, size: int | None = None) -> None:
         """Keep an entry, evicting the oldest beyond the bounds. `size`: its bytes if the caller knows them."""
-        self._keep(entry, estimate_size(entry) if size is None else size)
+        self._keep((entry, estimate_size(entry) if size is None else size))
 
-    def record_raw(self, entry: RawEntry, size: int) -> None:
-        """Keep an entry given as `RawEntry` (the recording middleware's cheap form)."""
-        self._keep(entry, size)
+    def record_raw(self, entry: RawEntry) -> None:
+        """Keep an entry given as `RawEntry` (the recording middleware's cheap form; its size at index 1)."""
+        self._keep(entry)
 
-    def _keep(self, entry: Entry | RawEntry, size: int) -> None:
+    def _keep(self, item: tuple[Entry, int] | RawEntry) -> None:
         if not self.capacity:
             return
         with self._lock:
-            self._items.append((entry, size))
-            self._bytes += size
+            self._items.append(item)
+            self._bytes += item[1]
             while len(self._items) > self.capacity or (self._bytes > self.max_bytes and len(self._items) > 1):
                 self._bytes -= self._items.popleft()[1]
         if self._waiters:  # a waiter counts itself before its first check, so no record goes unnoticed
@@ -252,7 +284,7 @@ class Journal:
 
     def _newest_first(self) -> list[Entry]:
         with self._lock:
-            items = [entry for entry, _ in self._items]
+            items = list(self._items)
         items.reverse()
         return [_entry_of(item) for item in items]
 
@@ -327,11 +359,15 @@ def elide_images(payload: Any) -> tuple[Any, int]:
 def parse_captured(body: bytes) -> Any:
     """A captured JSON response body, parsed when its entry is read; unparseable bodies are shown as text."""
     if len(body) > BODY_CAP:
-        return f"<{len(body)} bytes, over the journal's {BODY_CAP}-byte cap>"
+        return _over_the_cap(len(body))
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return body.decode("utf-8", "replace")
+
+
+def _over_the_cap(size: int) -> str:
+    return f"<{size} bytes, over the journal's {BODY_CAP}-byte cap>"
 
 
 # -- images ----------------------------------------------------------------------------------------

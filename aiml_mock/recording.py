@@ -1,9 +1,11 @@
 """Recording: a pure-ASGI middleware that puts every exchange in the journal (admin routes excepted).
 
 The middleware watches the response go out (status, size; small JSON bodies are kept); handlers that know
-more note it on the request's `Exchange` (`exchange_of(scope)`): the parsed request, the model, the key,
+more note it on the request's `Exchange` (`exchange_of(scope)`): the request body, the model, the key,
 the payload, the contract verdict, the fault injected. The entry is built once, when the answer is
-sent, from references: nothing is copied or serialised on the way.
+sent: one `struct.pack` and one `b"".join` put what it holds as bytes (the request line, the scrubbed
+headers, the body as received, the answer as sent, the redacted key) in one blob, so the journal keeps
+a few objects per entry, not dozens (`journal.RawEntry`); nothing is serialised on the way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from aiml_mock.errors import ApiError
 from aiml_mock.journal import (
     BODY_CAP,
     ENTRY_OVERHEAD,
+    RAW_HEAD,
+    RAW_JSON,
+    RAW_NO_KEY,
+    RAW_RESPONSE,
+    RAW_RESPONSE_OVER,
     Journal,
     RawEntry,
     cap_json,
@@ -38,7 +45,8 @@ class Exchange:
     Defaults live on the class, so making one per request sets only what differs.
     """
 
-    json: Any = None
+    json: Any = None  # the parsed body, when it is over the journal's cap (shortened); else `raw` is kept
+    raw: bytes | None = None
     parsed = False
     request_bytes = 0
     model: str | None = None
@@ -59,9 +67,14 @@ class Exchange:
         self._journal = journal
         self._started = time.perf_counter()
 
-    def note_body(self, body: Any, size: int) -> None:
-        """The parsed request body (kept by reference; shortened beyond the journal's cap)."""
-        self.json = cap_json(body, size)
+    def note_body(self, body: Any, raw: bytes) -> None:
+        """The request body, parsed (`parse_json`) from `raw`: the journal keeps `raw` and parses it again when
+        read; a body over the journal's cap is kept as the parsed value, shortened."""
+        size = len(raw)
+        if size <= BODY_CAP:
+            self.raw = raw
+        else:
+            self.json = cap_json(body, size)
         self.parsed = True
         self.request_bytes = size
 
@@ -117,30 +130,47 @@ class Exchange:
         if journal is None or scope is None:
             return
         self._journal = self._scope = None  # no scope <-> exchange cycle left for the garbage collector
-        journal.record_raw(*self._raw_entry(scope))
+        journal.record_raw(self._raw_entry(scope))
 
-    def _raw_entry(self, scope: Scope) -> tuple[RawEntry, int]:
+    def _raw_entry(self, scope: Scope) -> RawEntry:
         start, first, sent = self.start, self.first, self.sent
         status = self.status if self.status is not None else start["status"] if start else 0
+        flags, over, response, kept = 0, 0, b"", None
         if self.elided >= 0:
-            response, response_bytes = self.response, sent - self.elided
+            kept, response_bytes = self.response, sent - self.elided
         elif start is not None and first is not None and len(first) == sent and (self.json_body or _is_json(start)):
             if sent <= BODY_CAP:
-                response, response_bytes = first, sent  # parsed when read
+                flags, response, response_bytes = RAW_RESPONSE, first, sent  # parsed when read
             else:
-                response, response_bytes = f"<{sent} bytes, over the journal's {BODY_CAP}-byte cap>", 64
+                flags, over, response_bytes = RAW_RESPONSE_OVER, sent, 64
         else:
-            response, response_bytes = None, 0
+            response_bytes = 0
+        body = self.raw
+        if body is None:
+            body = b""
+        else:
+            flags |= RAW_JSON
         key: str | None
         if self.key:
             key = redact(self.key)
             headers = scrub_headers(scope["headers"], f"Bearer {key}".encode())
         else:
             key, headers = _key_from(scope["headers"]), scrub_headers(scope["headers"])
+        if key is None:
+            flags |= RAW_NO_KEY
+            key = ""
+        method, path, query = scope["method"], scope["path"], scope["query_string"]
+        text = f"{method}{path}{key}"
+        try:
+            encoded = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (a server that decodes paths with surrogateescape): kept
+            encoded = text.encode("utf-8", "surrogatepass")
         duration = time.perf_counter() - self._started
-        entry = (self.id, time.time() - duration, scope["method"], scope["path"], scope["query_string"], headers,
-                 self.json, status, response, self.violations or (), self.model, key, duration * 1000, self.fault)
-        return entry, ENTRY_OVERHEAD + min(self.request_bytes, BODY_CAP) + response_bytes
+        head = RAW_HEAD.pack(self.id, time.time() - duration, duration * 1000, status, flags, over, len(method),
+                             len(path), len(query), len(headers), len(body), len(response))
+        blob = b"".join((head, query, headers, body, response, encoded))
+        return (blob, ENTRY_OVERHEAD + min(self.request_bytes, BODY_CAP) + response_bytes, self.violations or (),
+                self.model, self.fault, self.json, kept)
 
 
 _UNREAD = object()

@@ -16,6 +16,7 @@ from aiml_mock import Settings, create_app
 from aiml_mock.contract import Violation
 from aiml_mock.journal import (
     BODY_CAP,
+    ENTRY_OVERHEAD,
     Entry,
     ImageRegistry,
     Journal,
@@ -23,6 +24,8 @@ from aiml_mock.journal import (
     cap_json,
     elide_images,
 )
+from aiml_mock.recording import Exchange
+from aiml_mock.transport import ConnectionDropped
 from aiml_mock.validation import ImageRequest
 from tests.conftest import PROMPT
 
@@ -210,6 +213,141 @@ def test_the_journal_can_be_turned_off(make_client: Callable[..., TestClient]) -
     client = make_client(journal_size=0)
     assert client.post(GENERATE, json=BODY, headers=AUTH).status_code == 201
     assert len(journal_of(client)) == 0
+
+
+# -- recorded compactly, read back exactly --------------------------------------------------------
+
+
+def test_a_recorded_generation_reads_back_as_it_was_sent(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(api_keys=(KEY,))
+    answer = client.post(f"{GENERATE}?trace=1&name=caf%C3%A9", json=BODY, headers={**AUTH, "X-Trace": "abc"})
+    [item] = journal_of(client).entries()
+    assert (item.method, item.path, item.query, item.status) == ("POST", GENERATE, "trace=1&name=caf%C3%A9", 201)
+    assert item.json == BODY and item.response == answer.json() and item.model == "dall-e-2"
+    assert item.key == "sk-liv...(30 chars)" and item.headers["authorization"] == "Bearer sk-liv...(30 chars)"
+    assert item.headers["x-trace"] == "abc" and item.headers["content-type"] == "application/json"
+    assert item.valid and item.fault is None and item.duration_ms > 0 and item.time > 0
+    assert journal_of(client).entries()[0] == item  # each read builds an equal entry
+    assert journal_of(client).nbytes == ENTRY_OVERHEAD + len(answer.request.content) + len(answer.content)
+
+
+def test_a_body_over_the_cap_reads_back_shortened(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    body = {**BODY, "extra": "x" * (BODY_CAP * 2)}
+    assert client.post(GENERATE, json=body, headers=AUTH).status_code == 201  # unknown fields are answered
+    [item] = journal_of(client).entries()
+    assert item.json == {**BODY, "extra": f"{'x' * 1024}...({BODY_CAP * 2} chars)"} == cap_json(body, BODY_CAP * 3)
+    [violation] = item.violations
+    assert violation.path == "$.extra" and len(str(violation.value)) < 1100
+    assert journal_of(client).nbytes < ENTRY_OVERHEAD + BODY_CAP + 1000
+
+
+@pytest.mark.parametrize(("sent", "prompt"), [
+    ("a fox in a café 🦊", "a fox in a café 🦊"),  # UTF-8 as sent
+    (r"a fox in a caf\u00e9 \ud83e\udd8a", "a fox in a café 🦊"),  # JSON escapes, a surrogate pair
+    (r"a lone \ud800 surrogate, then \udfff", "a lone \ud800 surrogate, then \udfff"),  # valid JSON, not UTF-8
+])
+def test_non_ascii_and_lone_surrogate_prompts_read_back_exactly(make_client: Callable[..., TestClient], sent: str,
+                                                                prompt: str) -> None:
+    client = make_client()
+    raw = b'{"model": "dall-e-2", "prompt": "%s", "size": "256x256"}' % sent.encode()
+    answer = client.post(GENERATE, content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == 201
+    [item] = journal_of(client).entries()
+    assert item.json == {**BODY, "prompt": prompt} and item.response == answer.json()
+
+
+def test_a_b64_json_answer_reads_back_with_all_but_the_image(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    answer = client.post(GENERATE, json={**BODY, "response_format": "b64_json"}, headers=AUTH).json()
+    [item] = journal_of(client).entries()
+    [sent] = answer["data"]
+    assert item.response == {**answer, "data": [{**sent, "b64_json": f"<{len(sent['b64_json'])} base64 characters "
+                                                                     "elided>"}]}
+    assert item.json == {**BODY, "response_format": "b64_json"}
+
+
+def test_a_refused_request_reads_back_with_its_error_and_violations(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    body = {**BODY, "size": "999x999"}
+    answer = client.post(GENERATE, json=body, headers=AUTH)
+    [item] = journal_of(client).entries()
+    assert item.status == 400 and item.response == answer.json() and item.json == body
+    assert ("$.size", "enum") in [(violation.path, violation.rule) for violation in item.violations]
+    assert item.model == "dall-e-2" and not item.valid
+
+
+def test_an_unparsed_body_reads_back_as_no_json(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    client.post(GENERATE, content=b"{not json", headers={**AUTH, "Content-Type": "application/json"})
+    client.post(GENERATE, content=b"null", headers={**AUTH, "Content-Type": "application/json"})
+    parsed_null, unparsed = journal_of(client).entries()
+    assert unparsed.json is None and unparsed.status == 400 and unparsed.response["message"]
+    assert parsed_null.json is None and parsed_null.status == 400
+
+
+def test_a_dropped_connection_is_recorded_with_status_0() -> None:
+    with TestClient(create_app(Settings())) as client, pytest.raises(ConnectionDropped):
+        client.post(GENERATE, json=BODY, headers={**AUTH, "X-Mock-Fault": "drop"})
+    [item] = journal_of(client).entries()
+    assert item.status == 0 and item.response is None and item.fault == "drop (X-Mock-Fault)"
+    assert item.json == BODY and item.key == "sk-liv...(30 chars)"
+
+
+def test_odd_methods_paths_queries_and_headers_read_back_exactly() -> None:
+    journal = Journal()
+    path = "/odd\udcff/\ud800\udc00/caf\u00e9/\U0001f98a\x00"
+    scope: dict[str, Any] = {"method": "PRÜFEN\ud800", "path": path, "query_string": b"q=\xff&x=%20",
+                             "headers": [(b"x-odd", b"\xff\x00:v"), (b"x-api-key", KEY.encode())]}
+    start = {"type": "http.response.start", "status": 299, "headers": [(b"content-type", b"application/json")]}
+    Exchange(journal.next_id(), scope, journal).sending(start, b'{"ok": "\xc3\xa9"}')
+    big = b'{"pad": "%s"}' % (b"x" * BODY_CAP)
+    halves = {**scope, "method": "GET\ud83e", "path": "\udd8a/"}  # a surrogate pair split between the two
+    Exchange(journal.next_id(), halves, journal).sending(start, big, json=True)
+    over, item = journal.entries()
+    assert (item.method, item.path, item.query, item.status) == ("PRÜFEN\ud800", path, "q=\xff&x=%20", 299)
+    assert item.response == {"ok": "\u00e9"} and item.json is None and item.key is None and item.model is None
+    assert dict(item.headers) == {"x-odd": "\xff\x00:v", "x-api-key": "sk-liv...(30 chars)"}
+    assert over.response == f"<{len(big)} bytes, over the journal's {BODY_CAP}-byte cap>"
+    assert (over.method, over.path) == ("GET\ud83e", "\udd8a/")
+    assert journal.nbytes == 2 * ENTRY_OVERHEAD + len(b'{"ok": "\xc3\xa9"}') + 64
+
+
+def test_a_kept_generation_is_one_bytes_blob_and_shared_values(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(api_keys=(KEY,))
+    for _ in range(2):  # the second takes the fast path
+        client.post(GENERATE, json=BODY, headers=AUTH)
+    journal = journal_of(client)
+    model = client.app.state.mock.contract.models["dall-e-2"].id  # type: ignore[attr-defined]
+    for stored in journal._items:
+        blob, size = stored[0], stored[1]
+        assert isinstance(blob, bytes) and isinstance(size, int)
+        assert stored[2:] == ((), model, None, None, None) and stored[3] is model  # the contract's own string
+        new = [member for member in gc.get_referents(stored) if member is not None and member is not model
+               and member != ()]
+        assert sorted(map(id, new)) == sorted([id(blob), id(size)])  # the parsed request and its strings are gone
+        assert not gc.is_tracked(blob)
+        assert KEY.encode() not in blob and KEY[6:].encode() not in blob
+
+
+def test_entries_recorded_whole_and_raw_are_read_and_evicted_together(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(journal_size=3)
+    journal = journal_of(client)
+    journal.record(entry(journal.next_id(), status=299), size=100)
+    client.post(GENERATE, json=BODY, headers=AUTH)
+    journal.record(entry(journal.next_id(), status=298), size=100)
+    assert [item.status for item in journal.entries()] == [298, 201, 299]
+    generated = journal.nbytes - 200
+    client.get("/health")
+    assert [item.status for item in journal.entries()] == [200, 298, 201]
+    health = journal.nbytes - generated - 100  # the 299 left, its 100 bytes with it
+    assert health >= ENTRY_OVERHEAD
+    journal.record(entry(journal.next_id(), status=297), size=100)
+    journal.record(entry(journal.next_id(), status=296), size=100)
+    assert [item.status for item in journal.entries()] == [296, 297, 200] and journal.nbytes == 200 + health
+    assert journal.wait_for(lambda entries: entries[-1].path == "/health", timeout=1)
 
 
 # -- the verdict: what the request broke -----------------------------------------------------------
