@@ -43,7 +43,17 @@ from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.settings import Settings
-from aiml_mock.transport import SEND_WHOLE_KEY, Dropped, Stalled, Truncated, Unanswered, malformed, pause
+from aiml_mock.transport import (
+    INLINE_BODY_MAX,
+    SEND_WHOLE_KEY,
+    Dropped,
+    Stalled,
+    Truncated,
+    Unanswered,
+    in_task,
+    malformed,
+    pause,
+)
 from aiml_mock.urls import UrlSigner, spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
@@ -132,27 +142,49 @@ def _state(request: Request) -> MockState:
 
 
 class JSONAnswer(Response):
-    """A JSON response whose raw headers are built directly: Starlette's `init_headers` (encoding a dict, checking
-    for content-length and content-type) costs more than the rest of a small answer's framing."""
+    """A JSON response whose head is built directly: Starlette's `init_headers` (encoding a dict, checking for
+    content-length and content-type) costs more than the rest of a small answer's framing. `head()` gives the
+    header lines as one bytes object for `send_whole`; `raw_headers`, for every other way out, is made when
+    first read."""
 
     media_type = "application/json"
+    _raw: list[tuple[bytes, bytes]] | None = None
 
     def __init__(self, content: bytes, status: int, request_id: str, started: float,
                  extra: dict[str, str] | None = None) -> None:
         self.status_code = status
         self.body = content
         self.background = None
-        elapsed = max(0, int((time.perf_counter() - started) * 1000))
-        self.raw_headers = [
-            (b"content-length", b"%d" % len(content)), (b"content-type", b"application/json"),
-            (b"x-request-id", request_id.encode("latin-1")), (b"openai-version", _OPENAI_VERSION),
-            (b"openai-processing-ms", b"%d" % elapsed),
-        ]
-        if extra:
-            self.raw_headers += [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                                 for name, value in extra.items()]
+        self.request_id = request_id
+        self.elapsed = max(0, int((time.perf_counter() - started) * 1000))
+        self.extra = extra
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        if self._raw is None:
+            self._raw = [
+                (b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json"),
+                (b"x-request-id", self.request_id.encode("latin-1")), (b"openai-version", _OPENAI_VERSION),
+                (b"openai-processing-ms", b"%d" % self.elapsed),
+            ]
+            if self.extra:
+                self._raw += [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                              for name, value in self.extra.items()]
+        return self._raw
+
+    @raw_headers.setter
+    def raw_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self._raw = headers
+
+    def head(self, last: bytes) -> bytes:
+        """The header lines (`name: value\r\n` each) as `raw_headers` has them, then `last`."""
+        if self._raw is not None or self.extra:
+            return b"".join([name + b": " + value + b"\r\n" for name, value in self.raw_headers]) + last
+        return _HEAD % (len(self.body), self.request_id.encode("latin-1"), self.elapsed, last)
 
 
+_HEAD = (b"content-length: %d\r\ncontent-type: application/json\r\nx-request-id: %s\r\n"
+         b"openai-version: " + OPENAI_VERSION.encode() + b"\r\nopenai-processing-ms: %d\r\n%s")
 _OPENAI_VERSION = OPENAI_VERSION.encode()
 
 
@@ -274,6 +306,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         if state.faults.active or (settings.fault_headers and (_FAULT_HEADER in headers or _LATENCY_HEADER in headers)):
             fault = pick_fault(scope, headers, state, image_request, key)
             if fault is not None:
+                await in_task()  # the delay and the stall wait with asyncio's timeouts
                 early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
                 if early is not None:
                     return early
@@ -283,6 +316,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
                                                                           image_request.height):
             build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
                                       signer=state.signer, base_url=base_url)
+            await in_task()  # anyio's threads need the running task
             payload = await anyio.to_thread.run_sync(build)
         else:
             payload = success_body(image_request, seed=settings.seed, now=now, cache=state.cache,
@@ -403,6 +437,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 _FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto")
 _FORWARDED_SEEN = "aiml_mock.forwarded"
+_HEADERS = "aiml_mock.headers"  # the request's `header_map`, when `runs_inline` has made it
+_VARY_ORIGIN_LINE = VARY_ORIGIN[0] + b": " + VARY_ORIGIN[1] + b"\r\n"
 
 
 class MockApp(Starlette):
@@ -423,9 +459,25 @@ class MockApp(Starlette):
         middleware: Any = ProxyHeadersMiddleware(app, trusted_hosts)
         self.forwarded = middleware
 
+    def runs_inline(self, scope: Scope) -> bool:
+        """Whether uvicorn's protocol may run this request inline (`transport`'s docstring): a generation taking
+        the fast path, with a small declared body, that no configured fault or fault header will make wait."""
+        if scope["path"] != IMAGE_PATH or scope["method"] != "POST" or scope.get("root_path"):
+            return False
+        headers = scope[_HEADERS] = header_map(scope)
+        declared = headers.get(_CONTENT_LENGTH)
+        if declared is None or not declared.isdigit() or int(declared) > INLINE_BODY_MAX or b"origin" in headers:
+            return False
+        if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
+            return False
+        state: MockState = self.state.mock
+        if state.faults.active:
+            return False
+        return not state.settings.fault_headers or (_FAULT_HEADER not in headers and _LATENCY_HEADER not in headers)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST":
-            headers = header_map(scope)
+            headers = scope.get(_HEADERS) or header_map(scope)
             if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
                 if await self._forward(scope, receive, send):
                     return
@@ -463,16 +515,16 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
     try:
         response = await create_image(scope, receive, headers)
         if type(response) is JSONAnswer:  # the common case, sent without wrappers
-            response.raw_headers.append(VARY_ORIGIN)
             body = bytes(response.body)
-            start = {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
+            status = response.status_code
             if exchange is not None:
-                exchange.sending(start, body, json=True)
+                exchange.sending({"type": "http.response.start", "status": status}, body, json=True)
             started = True
             extensions = scope.get("extensions")
             whole = extensions.get(SEND_WHOLE_KEY) if extensions else None
-            if whole is None or not whole(response.status_code, response.raw_headers, body):
-                await send(start)
+            if whole is None or not whole(status, response.head(_VARY_ORIGIN_LINE), body):
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [*response.raw_headers, VARY_ORIGIN]})
                 await send({"type": "http.response.body", "body": body})
         else:  # faults: stalled, dropped, truncated... answers
 

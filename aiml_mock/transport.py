@@ -16,12 +16,20 @@ In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connect
 The same protocol sends each response's head together with its first body bytes (`CoalescingCycle`): one
 write system call per answer instead of two. It also offers the app a scope extension, `send_whole`, that
 writes a complete response at once without the two ASGI messages; the mock's generation answers use it.
+
+An app may also have requests run inline (`runs_inline(scope)`, asked when the headers are in): the protocol
+waits for the (small) body, then runs the app for all such requests of a loop turn one after another in one
+callback, where uvicorn makes a task for each. A request that must wait for something (a fault's delay, a
+render in a thread) goes on as a task from where it stopped; code that needs to be in a task from the start
+(anyio, `asyncio.timeout`) awaits `in_task()` first.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+import logging
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
 from typing import Any
 
 from starlette.responses import Response
@@ -33,6 +41,76 @@ from aiml_mock.recording import exchange_of
 TRANSPORT_KEY = "aiml_mock.transport"
 SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, headers, body) -> bool`
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
+INLINE_BODY_MAX = 64 * 1024  # bodies up to uvicorn's read high-water mark: reading never pauses while waiting
+
+
+class _ToTask:
+    """What `in_task()` returns: awaited outside a task (an inline run), it asks to go on in one."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if asyncio.current_task() is None:
+            yield self
+
+
+_TO_TASK = _ToTask()
+
+
+def in_task() -> Awaitable[None]:
+    """Await before what needs the running task (anyio's threads, `asyncio.timeout`): an inline run goes on as
+    a task from here; in a task already it costs one `current_task()` call."""
+    return _TO_TASK
+
+
+@types.coroutine
+def _continued(coro: Coroutine[Any, Any, None], yielded: Any) -> Generator[Any, Any, None]:
+    """The rest of an inline run, as a task's coroutine: `coro` stopped by yielding `yielded` (a future to wait
+    for, None for one loop turn, or the `in_task()` marker), and is resumed from there."""
+    value: Any = None
+    failed = False
+    try:
+        if yielded is not _TO_TASK:  # else the first step resumes `coro` at once, now in the task
+            value, failed = yield from _passed_on(yielded)
+        while True:
+            try:
+                yielded = coro.throw(value) if failed else coro.send(value)
+            except StopIteration:
+                return
+            value, failed = yield from _passed_on(yielded)
+    except GeneratorExit:
+        coro.close()
+        raise
+
+
+def _passed_on(yielded: Any) -> Generator[Any, Any, tuple[Any, bool]]:
+    """Yield to the task what `coro` yielded; what the task sends or throws back (a cancellation), for `coro`."""
+    try:
+        return (yield yielded), False
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        return exc, True
+
+
+class _InlineRuns:
+    """The requests to run inline at the next loop turn, for one server (one loop)."""
+
+    __slots__ = ("loop", "pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[tuple[Any, Any, Any]] = []
+
+    def add(self, protocol: Any, cycle: Any, app: Any) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.run)
+        self.pending.append((protocol, cycle, app))
+
+    def run(self) -> None:
+        pending, self.pending = self.pending, []
+        for protocol, cycle, app in pending:
+            protocol.run_inline(cycle, app)
 
 
 class ConnectionDropped(ConnectionError):
@@ -102,6 +180,18 @@ try:
             self.flush()
             self.transport.close()
 
+    _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
+
+    def _default_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+        """uvicorn's default headers (date, server) as header lines, joined once per list uvicorn makes (the date
+        changes once a second)."""
+        global _defaults
+        made_for, lines = _defaults
+        if made_for is not headers:
+            lines = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
+            _defaults = (headers, lines)
+        return lines
+
     class CoalescingCycle(RequestResponseCycle):
         """uvicorn's request-response cycle, sending a response's head with its first body bytes in one write.
 
@@ -149,11 +239,12 @@ try:
             if extensions is not None:
                 extensions.pop(SEND_WHOLE_KEY, None)
 
-        def send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
-            """Send a complete response (`headers` with its content-length) in one write, without the two ASGI
-            messages; False when it must go through `send` instead (a response already started, writing paused
-            by flow control, a HEAD request). The headers are the app's own, made by code that only writes
-            valid ones, so uvicorn's per-header checks are not repeated; the rest is what `send` does."""
+        def send_whole(self, status: int, head: bytes, body: bytes) -> bool:
+            """Send a complete response in one write, without the two ASGI messages: `head` is its header lines
+            (`name: value\r\n` each, content-length among them), `body` all of it. False when it must go through
+            `send` instead (a response already started, writing paused by flow control, a HEAD request). The
+            headers are the app's own, made by code that only writes valid ones, so uvicorn's per-header checks
+            are not repeated; the rest is what `send` does."""
             if self.disconnected:
                 return True  # as `send`: nothing to write to
             if self.response_started or self.flow.write_paused or self.scope["method"] == "HEAD":
@@ -163,11 +254,7 @@ try:
             if self.access_log:
                 self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
                                         get_path_with_query_string(self.scope), self.scope["http_version"], status)
-            content = [STATUS_LINE[status]]
-            for name, value in self.default_headers:
-                content += (name, b": ", value, b"\r\n")
-            for name, value in headers:
-                content += (name, b": ", value, b"\r\n")
+            content = [STATUS_LINE[status], _default_lines(self.default_headers), head]
             if not self.keep_alive:
                 content.append(b"connection: close\r\n")
             content += (b"\r\n", body)
@@ -192,9 +279,55 @@ try:
         def on_headers_complete(self) -> None:
             super().on_headers_complete()
             cycle = self.cycle
-            if type(cycle) is RequestResponseCycle:  # its task has not run yet: `send` is looked up when it does
+            if type(cycle) is RequestResponseCycle:  # it has not run yet: `send` is looked up when it does
                 cycle.__class__ = CoalescingCycle
                 self.scope["extensions"][SEND_WHOLE_KEY] = cycle.send_whole  # type: ignore[attr-defined]
+
+        # Inline runs (see the module docstring). `_waiting`: the request whose body is awaited before its run.
+        _waiting: tuple[Any, Any] | None = None
+        _runs: _InlineRuns | None = None
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            runs_inline = getattr(app, "runs_inline", None)
+            if runs_inline is not None and not cycle.waiting_for_100_continue and runs_inline(cycle.scope):
+                if not cycle.more_body:
+                    self._inline_runs().add(self, cycle, app)
+                    return
+                if self._waiting is None:
+                    self._waiting = (cycle, app)
+                    return
+            super()._start_asgi_task(cycle, app)
+
+        def _inline_runs(self) -> _InlineRuns:
+            runs = self._runs
+            if runs is None:  # one per server, kept on uvicorn's server state (shared by its connections)
+                runs = getattr(self.server_state, "aiml_mock_inline", None)
+                if runs is None:
+                    runs = _InlineRuns(self.loop)
+                    self.server_state.aiml_mock_inline = runs  # type: ignore[attr-defined]
+                self._runs = runs
+            return runs
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            waiting = self._waiting
+            if waiting is not None and waiting[0] is self.cycle:
+                self._waiting = None
+                self._inline_runs().add(self, *waiting)
+
+        def run_inline(self, cycle: Any, app: Any) -> None:
+            """Run the app for this request now; if it waits for something, it goes on as a task."""
+            coro = cycle.run_asgi(app)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+            except Exception:  # run_asgi answers the app's own errors; this is uvicorn's, caught as a task would
+                logging.getLogger("uvicorn.error").exception("Exception in an inline run")
+                return
+            task = self.loop.create_task(_continued(coro, yielded))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
 
         # Keep-alive: uvicorn cancels its idle timer on every read and arms a new one after every answer, a timer
         # made and destroyed per request. Here one timer is armed when the connection goes idle and, when it
@@ -234,6 +367,9 @@ try:
 
         def connection_lost(self, exc: Exception | None) -> None:
             super().connection_lost(exc)
+            waiting, self._waiting = self._waiting, None
+            if waiting is not None:  # its body never came: the app sees the disconnect, as it would have
+                super()._start_asgi_task(*waiting)
             if self.timeout_keep_alive_task is not None:
                 self.timeout_keep_alive_task.cancel()
                 self.timeout_keep_alive_task = None

@@ -7,10 +7,10 @@ import gc
 from typing import Any
 
 import pytest
-import uvicorn
 from uvicorn.server import ServerState
 
 from aiml_mock.app import create_app
+from aiml_mock.server import server_config
 from aiml_mock.settings import Settings
 from aiml_mock.transport import SEND_WHOLE_KEY, TRANSPORT_KEY, protocol_class
 
@@ -46,8 +46,7 @@ class RecordingTransport(asyncio.Transport):
 
 def connect(app: Any = None, keep_alive: float = 5.0) -> tuple[Any, RecordingTransport]:
     """One connection of the protocol `aiml-mock serve` uses (uvicorn's idle timeout: `keep_alive` seconds)."""
-    config = uvicorn.Config(app or create_app(Settings()), http=protocol_class(), lifespan="off", log_level="error",
-                            timeout_keep_alive=keep_alive)  # type: ignore[arg-type]
+    config = server_config(app or create_app(Settings()), Settings(log_level="error"), timeout_keep_alive=keep_alive)
     state = ServerState()
     state.default_headers = [(b"date", b"Wed, 25 Nov 2026 10:00:00 GMT"), (b"server", b"uvicorn")]  # as uvicorn sets
     protocol: Any = protocol_class()(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
@@ -135,7 +134,8 @@ class WholeSender:
         if self.pause_writing:
             protocol_flow = scope["extensions"][SEND_WHOLE_KEY].__self__.flow
             protocol_flow.write_paused = True
-        sent = scope["extensions"][SEND_WHOLE_KEY](201, headers, body)
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+        sent = scope["extensions"][SEND_WHOLE_KEY](201, head, body)
         self.returned.append(sent)
         if self.pause_writing:
             protocol_flow.write_paused = False
@@ -242,3 +242,214 @@ def test_a_request_under_way_when_the_timeout_passes_is_answered_not_cut_off() -
         return closed_while_busy, writes, transport.closed
 
     assert asyncio.run(scenario()) == (False, 2, True)
+
+
+# -- inline runs -------------------------------------------------------------------------------------
+
+
+class CountedTasks(set[Any]):
+    """uvicorn's set of request tasks, counting the tasks made."""
+
+    made = 0
+
+    def add(self, task: Any) -> None:
+        self.made += 1
+        super().add(task)
+
+
+def counted(protocol: Any) -> CountedTasks:
+    tasks = protocol.tasks = protocol.server_state.tasks = CountedTasks()
+    return tasks
+
+
+def test_a_generation_runs_inline_and_other_requests_get_a_task_each() -> None:
+    async def scenario() -> tuple[int, int, RecordingTransport]:
+        protocol, transport = connect()
+        tasks = counted(protocol)
+        protocol.data_received(generation())
+        await answered(protocol)
+        inline = tasks.made
+        protocol.data_received(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        await answered(protocol)
+        return inline, tasks.made, transport
+
+    inline, after_health, transport = asyncio.run(scenario())
+    assert (inline, after_health) == (0, 1)
+    assert [write.split(b"\r\n", 1)[0] for write in transport.writes] == [b"HTTP/1.1 201 Created", b"HTTP/1.1 200 OK"]
+
+
+def test_an_inline_generation_waits_for_a_body_that_comes_in_pieces() -> None:
+    async def scenario() -> tuple[int, RecordingTransport]:
+        protocol, transport = connect()
+        head, _, body = generation().partition(b"\r\n\r\n")
+        protocol.data_received(head + b"\r\n\r\n" + body[:10])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        unanswered = len(transport.writes)
+        protocol.data_received(body[10:])
+        await answered(protocol)
+        return unanswered, transport
+
+    unanswered, transport = asyncio.run(scenario())
+    assert unanswered == 0 and transport.writes[0].startswith(b"HTTP/1.1 201 ")
+
+
+def test_an_inline_generation_that_must_wait_goes_on_as_a_task() -> None:
+    """A fault rule added after the protocol chose to run the request inline: the delay runs in a task."""
+    from aiml_mock.faults import FaultRule, Latency
+
+    app = create_app(Settings())
+
+    async def scenario() -> tuple[int, float, RecordingTransport]:
+        protocol, transport = connect(app)
+        tasks = counted(protocol)
+        protocol.data_received(generation())
+        app.state.mock.faults.add(FaultRule(latency=Latency("fixed", 0.05, 0.05, "50ms"), times=1))
+        started = asyncio.get_running_loop().time()
+        while not transport.writes:
+            await asyncio.sleep(0.005)
+        return tasks.made, asyncio.get_running_loop().time() - started, transport
+
+    made, waited, transport = asyncio.run(scenario())
+    assert made == 1 and waited >= 0.045 and transport.writes[0].startswith(b"HTTP/1.1 201 ")
+    assert app.state.mock.journal.entries()[0].fault == "delay"
+
+
+def test_an_inline_generation_with_a_slow_render_renders_in_a_thread() -> None:
+    body = b'{"model":"blackforestlabs/flux-2","prompt":"a lighthouse","output_format":"webp",' \
+           b'"image_size":{"width":2048,"height":2048},"response_format":"b64_json"}'
+    request = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (KEY, len(body), body))
+
+    async def scenario() -> tuple[int, bytes]:
+        protocol, transport = connect()
+        tasks = counted(protocol)
+        protocol.data_received(request)
+        while not transport.writes:
+            await asyncio.sleep(0.005)
+        return tasks.made, b"".join(transport.writes)
+
+    made, sent = asyncio.run(scenario())
+    head, _, answer = sent.partition(b"\r\n\r\n")
+    assert made == 1 and head.startswith(b"HTTP/1.1 200 ")  # flux-2 answers 200
+    import base64
+    import json
+    image = base64.b64decode(json.loads(answer)["data"][0]["b64_json"])
+    assert image[:4] == b"RIFF" and image[8:12] == b"WEBP"
+
+
+def test_a_client_gone_before_its_body_came_is_still_seen_by_the_app() -> None:
+    """As under uvicorn's own flow: the app runs, reads a disconnect, and the journal has the request."""
+    app = create_app(Settings())
+
+    async def scenario() -> None:
+        protocol, _ = connect(app)
+        head, _, _ = generation().partition(b"\r\n\r\n")
+        protocol.data_received(head + b"\r\n\r\n")
+        protocol.connection_lost(None)
+        for _ in range(100):
+            if not protocol.tasks:
+                return
+            await asyncio.sleep(0.005)
+
+    asyncio.run(scenario())
+    [entry] = app.state.mock.journal.entries()
+    assert entry.path == "/v1/images/generations"
+
+
+def test_a_chunked_generation_body_is_read_by_a_task_as_it_comes() -> None:
+    body = b'{"model":"dall-e-2","prompt":"a fox"}'
+    request = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+               % (KEY, len(body), body))
+
+    async def scenario() -> tuple[int, RecordingTransport]:
+        protocol, transport = connect()
+        tasks = counted(protocol)
+        protocol.data_received(request)
+        await answered(protocol)
+        return tasks.made, transport
+
+    made, transport = asyncio.run(scenario())
+    assert made == 1 and transport.writes[0].startswith(b"HTTP/1.1 201 ")
+
+
+class Cycle:
+    """What `run_inline` needs of a request-response cycle: `run_asgi(app)`."""
+
+    def run_asgi(self, app: Any) -> Any:
+        return app()
+
+
+def test_an_inline_run_that_never_waits_makes_no_task() -> None:
+    done: list[bool] = []
+
+    async def app() -> None:
+        await in_task_if(False)
+        done.append(asyncio.current_task() is None)
+
+    async def scenario() -> int:
+        protocol, _ = connect()
+        tasks = counted(protocol)
+        asyncio.get_running_loop().call_soon(protocol.run_inline, Cycle(), app)  # from a loop callback, as served
+        await asyncio.sleep(0)
+        return tasks.made
+
+    assert asyncio.run(scenario()) == 0 and done == [True]
+
+
+async def in_task_if(wanted: bool) -> None:
+    from aiml_mock.transport import in_task
+
+    if wanted:
+        await in_task()
+
+
+def test_an_inline_run_goes_on_as_a_task_through_futures_loop_turns_and_cancellation() -> None:
+    steps: list[str] = []
+
+    async def app(future: asyncio.Future[str], forever: asyncio.Future[None]) -> None:
+        await in_task_if(True)
+        steps.append(f"in a task: {asyncio.current_task() is not None}")
+        await asyncio.sleep(0)
+        steps.append(f"got {await future}")
+        try:
+            await forever
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            raise
+
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+        future, forever = loop.create_future(), loop.create_future()
+        protocol, _ = connect()
+        tasks = counted(protocol)
+        loop.call_soon(protocol.run_inline, Cycle(), lambda: app(future, forever))
+        await asyncio.sleep(0)
+        [task] = tasks
+        loop.call_later(0.01, future.set_result, "the value")
+        while len(steps) < 2:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return forever.cancelled()
+
+    assert asyncio.run(scenario()) and steps == ["in a task: True", "got the value", "cancelled"]
+
+
+def test_an_inline_run_that_fails_after_waiting_fails_its_task() -> None:
+    async def app() -> None:
+        await asyncio.sleep(0)
+        raise LookupError("late")
+
+    async def scenario() -> BaseException | None:
+        protocol, _ = connect()
+        tasks = counted(protocol)
+        asyncio.get_running_loop().call_soon(protocol.run_inline, Cycle(), app)
+        await asyncio.sleep(0)
+        [task] = tasks
+        await asyncio.wait([task])
+        return task.exception()
+
+    assert isinstance(asyncio.run(scenario()), LookupError)
