@@ -78,12 +78,14 @@ def success_body(
 ) -> dict[str, Any]:
     """`{"created": ..., "data": [...]}` as the real API answers it."""
     revised = revised_prompt(request, seed)
-    key = "b64_json" if request.response_format == "b64_json" else "url"
-    if key == "b64_json":
-        images = [image_b64(spec, cache) for spec in image_specs(request, seed)]
+    data: list[dict[str, str]] = []
+    if request.response_format == "b64_json":
+        for spec in image_specs(request, seed):
+            encoded = image_b64(spec, cache)
+            data.append({"b64_json": encoded} if revised is None else {"revised_prompt": revised, "b64_json": encoded})
     else:
         prefix = f"{base_url}/images/"
-        images = [f"{prefix}{name}?{signer.query(name, now)}" for name in image_names(request, seed)]
-    if revised is None:
-        return {"created": int(now), "data": [{key: image} for image in images]}
-    return {"created": int(now), "data": [{"revised_prompt": revised, key: image} for image in images]}
+        for name in image_names(request, seed):  # loops: 3.11 makes a function object per comprehension run
+            url = f"{prefix}{name}?{signer.query(name, now)}"
+            data.append({"url": url} if revised is None else {"revised_prompt": revised, "url": url})
+    return {"created": int(now), "data": data}

@@ -54,13 +54,13 @@ def scrub_headers(raw: Iterable[tuple[bytes, bytes]], authorization: bytes | Non
     """ASGI's raw pairs as one `name:value` line each, credentials redacted (`authorization`: that header's
     redacted value, when the caller has it). One bytes object: nothing for the garbage collector to track,
     and the secret is not kept, even undecoded."""
-    lines = []
+    parts: list[bytes] = []
     for name, value in raw:
         if name in _SENSITIVE_RAW:
             redacted = authorization if authorization is not None and name == b"authorization" else None
             value = redacted or _redact_raw(name, value)
-        lines.append(name + b":" + value)
-    return b"\n".join(lines)
+        parts += (name, b":", value, b"\n")
+    return b"".join(parts[:-1])
 
 
 def _redact_raw(name: bytes, value: bytes) -> bytes:
@@ -426,8 +426,9 @@ class ImageRegistry:
                  entry_id: int | None = None) -> None:
         """Remember the images of one success payload's `data`."""
         if self.capacity:
-            urls: tuple[str, ...] | int = (tuple([item["url"] for item in data]) if request.response_format == "url"
-                                           else len(data))
+            urls: tuple[str, ...] | int = len(data)
+            if request.response_format == "url":
+                urls = (data[0]["url"],) if len(data) == 1 else tuple(item["url"] for item in data)
             batch = (request.model, request.width, request.height, request.fmt, request.response_format, urls,
                      created, ttl, entry_id)
             with self._lock:

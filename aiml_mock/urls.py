@@ -58,8 +58,10 @@ def file_names(text: str, digest: bytes, model: str, width: int, height: int, la
     text_bytes = text.encode("utf-8", "surrogatepass")
     tail = model_bytes + label_bytes + text_bytes
     code, ext, sizes = _FORMAT_CODES[fmt], EXTENSIONS[fmt], (len(model_bytes), len(label_bytes), len(text_bytes))
-    return [f"img-{_b64(_HEAD.pack(_VERSION, width, height, index, code, digest, *sizes) + tail)}.{ext}"
-            for index in indices]
+    names = []
+    for index in indices:  # a loop: Python 3.11 makes a function object each time a comprehension runs
+        names.append(f"img-{_b64(_HEAD.pack(_VERSION, width, height, index, code, digest, *sizes) + tail)}.{ext}")
+    return names
 
 
 @functools.lru_cache(maxsize=256)

@@ -101,8 +101,7 @@ def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> 
         prompt = body.get("prompt")
         if type(prompt) is str and prompt.isascii():  # non-ASCII prompts take the full check (lone surrogates)
             try:
-                shape = contract.request_shapes.get(
-                    tuple([(name, value, type(value)) for name, value in body.items() if name != "prompt"]))
+                shape = contract.request_shapes.get(_shape_key(body))
             except TypeError:  # a list or an object among the values: checked in full
                 shape = None
             if shape is not None and shape[0] <= len(prompt) <= shape[1]:
@@ -132,6 +131,16 @@ def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> 
     return request
 
 
+def _shape_key(body: dict[str, Any]) -> tuple[tuple[str, Any, type], ...]:
+    """A body's fields but the prompt, with their types. A loop, not a comprehension: on the hot path, and
+    Python 3.11 makes a function object each time a comprehension runs."""
+    key = []
+    for name, value in body.items():
+        if name != "prompt":
+            key.append((name, value, type(value)))
+    return tuple(key)
+
+
 def _remember_shape(body: dict[str, Any], contract: Contract, lengths: tuple[int, int], request: ImageRequest
                     ) -> None:
     """Keep a valid body's request as the template for bodies that differ from it only by their prompt.
@@ -140,7 +149,7 @@ def _remember_shape(body: dict[str, Any], contract: Contract, lengths: tuple[int
     its prompt's length is within those bounds, and all else its request says is the same. The key is the
     body's other fields with their types (`1`, `1.0` and `true` are equal in Python, not in JSON Schema).
     """
-    key = tuple([(name, value, type(value)) for name, value in body.items() if name != "prompt"])
+    key = _shape_key(body)
     try:
         hash(key)
     except TypeError:  # a list or an object among the values
