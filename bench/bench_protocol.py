@@ -1,0 +1,169 @@
+"""Benchmark one answer's CPU cost through uvicorn's protocol, without sockets: the mock vs the bare app.
+
+Raw `POST /v1/images/generations` requests (a different prompt in every one, as in `bench_server.py`) are fed
+to 64 connections of the protocol each server runs under (the mock's own, `aiml_mock.transport`, and uvicorn's
+httptools protocol for `bench/bare_app.py`), on a uvloop loop, with transports that only count the writes.
+Everything a request costs in Python is measured (parsing, the app, the journal, the answer's framing) and
+nothing of the kernel's: the figures move by a few per cent where `wrk` figures move by tens, so this is the
+bench to tell whether a change to the hot path helps. It runs one server per process, alternating, and
+reports the best of each process's runs.
+
+    python bench/bench_protocol.py [--processes 3] [--runs 5] [--mock-source DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import harness
+
+CONNECTIONS = 64
+ROUNDS = 300  # requests per connection in one run; the first WARM_UP rounds are not timed
+WARM_UP = 20
+PROMPT = b"A watercolor painting of a red fox reading a newspaper in a sunlit Paris cafe, warm morning light"
+
+
+class CountingTransport(asyncio.Transport):
+    """A connection's far end that only counts what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: Any) -> None:
+        self.writes += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def request(connection: int, number: int) -> bytes:
+    body = b'{"model":"dall-e-3","prompt":"%s, take %d-%d","size":"1024x1024"}' % (PROMPT, connection, number)
+    return (b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (harness.API_KEY.encode(), len(body),
+                                                                                  body))
+
+
+def protocol_for(server: str) -> tuple[Any, Any]:
+    """(uvicorn config, protocol class) of one server, as it runs under `aiml-mock serve` or uvicorn."""
+    import uvicorn
+
+    if server == "mock":
+        from aiml_mock.app import create_app, settle_heap
+        from aiml_mock.server import server_config
+        from aiml_mock.settings import Settings
+        from aiml_mock.transport import protocol_class
+
+        settings = Settings(log_level="warning")
+        app = create_app(settings)
+        settle_heap()
+        return server_config(app, settings, timeout_keep_alive=30), protocol_class()
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    sys.path.insert(0, str(harness.BENCH))
+    import bare_app
+
+    return uvicorn.Config(bare_app.app, lifespan="off", log_level="warning", access_log=False), HttpToolsProtocol
+
+
+async def one_run(config: Any, protocol_class: Any) -> float:
+    """Microseconds per answered request over one run of 64 connections x ROUNDS requests."""
+    from uvicorn.server import ServerState
+
+    state = ServerState()
+    state.default_headers = [(b"date", b"Fri, 04 Dec 2026 10:00:00 GMT"), (b"server", b"uvicorn")]
+    protocols, transports = [], []
+    for _ in range(CONNECTIONS):
+        protocol = protocol_class(config=config, server_state=state, app_state={})
+        transport = CountingTransport()
+        protocol.connection_made(transport)
+        protocols.append(protocol)
+        transports.append(transport)
+    requests = [[request(connection, number) for connection in range(CONNECTIONS)] for number in range(ROUNDS)]
+
+    async def round_of(number: int) -> None:
+        for protocol, raw in zip(protocols, requests[number], strict=True):
+            protocol.data_received(raw)
+        while any(transport.writes <= number for transport in transports):
+            await asyncio.sleep(0)
+
+    for number in range(WARM_UP):
+        await round_of(number)
+    started = time.perf_counter()
+    for number in range(WARM_UP, ROUNDS):
+        await round_of(number)
+    elapsed = time.perf_counter() - started
+    return elapsed / ((ROUNDS - WARM_UP) * CONNECTIONS) * 1e6
+
+
+def measure(server: str, runs: int) -> None:
+    """In a child process: print the best of `runs` runs."""
+    import uvloop
+
+    config, protocol_class = protocol_for(server)
+    loop = uvloop.new_event_loop()
+    best = min(loop.run_until_complete(one_run(config, protocol_class)) for _ in range(runs))
+    print(f"RESULT {best:.3f}")
+
+
+def child(server: str, runs: int, core: str | None, source: Path | None) -> float:
+    env = harness.clean_env()
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    command = harness.pinned([sys.executable, __file__, "--child", server, "--runs", str(runs)], core)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"the {server} run failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+    return float(lines[-1].split()[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--processes", type=int, default=3, help="processes per server, alternating")
+    parser.add_argument("--runs", type=int, default=5, help="runs per process (the best counts)")
+    parser.add_argument("--mock-source", type=Path, default=None, help="measure the mock of another checkout")
+    parser.add_argument("--child", choices=["mock", "bare"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        measure(args.child, args.runs)
+        return
+    pins = harness.cores()
+    core = pins[0] if pins else None
+    print(f"machine: {harness.machine()}", flush=True)
+    figures: dict[str, list[float]] = {"mock": [], "bare": []}
+    for process in range(args.processes):
+        for server in ("mock", "bare") if process % 2 == 0 else ("bare", "mock"):
+            figures[server].append(child(server, args.runs, core, args.mock_source))
+            print(f"  process {process + 1}: {server:4} {figures[server][-1]:6.1f} us per answer", flush=True)
+    mock, bare = min(figures["mock"]), min(figures["bare"])
+    print(f"\n{CONNECTIONS} connections x {ROUNDS - WARM_UP} timed requests, a new prompt in each; best of "
+          f"{args.processes} processes x {args.runs} runs; {'pinned to core ' + core if core else 'unpinned'}")
+    print(harness.versions("starlette", "uvicorn", "uvloop", "httptools", "orjson"))
+    print(f"  aiml-mock (url answers): {mock:.1f} us per answer")
+    print(f"  bare Starlette:          {bare:.1f} us per answer")
+    print(f"  the mock costs {mock / bare:.2f}x the bare app's CPU per answer ({bare / mock:.2f}x its rate)")
+    print(f"(command: python {' '.join(sys.argv)}; pid {os.getpid()})")
+
+
+if __name__ == "__main__":
+    main()
