@@ -39,7 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from aiml_mock.recording import exchange_of
 
 TRANSPORT_KEY = "aiml_mock.transport"
-SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, headers, body) -> bool`
+SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, head, body) -> bool`
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
 INLINE_BODY_MAX = 64 * 1024  # bodies up to uvicorn's read high-water mark: reading never pauses while waiting
 

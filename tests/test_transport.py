@@ -453,3 +453,18 @@ def test_an_inline_run_that_fails_after_waiting_fails_its_task() -> None:
         return task.exception()
 
     assert isinstance(asyncio.run(scenario()), LookupError)
+
+
+def test_answers_carry_uvicorn_s_current_date_header() -> None:
+    """uvicorn makes a new default-header list every second; send_whole must not keep an old date."""
+    async def scenario() -> list[bytes]:
+        protocol, transport = connect()
+        for date in (b"Fri, 04 Dec 2026 10:00:00 GMT", b"Fri, 04 Dec 2026 10:00:01 GMT"):
+            protocol.server_state.default_headers = [(b"date", date), (b"server", b"uvicorn")]
+            protocol.data_received(generation(date))
+            await answered(protocol)
+        return transport.writes
+
+    first, second = asyncio.run(scenario())
+    assert b"\r\ndate: Fri, 04 Dec 2026 10:00:00 GMT\r\n" in first
+    assert b"\r\ndate: Fri, 04 Dec 2026 10:00:01 GMT\r\n" in second
