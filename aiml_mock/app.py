@@ -297,7 +297,10 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         content_type = headers.get(_CONTENT_TYPE)
         if content_type != _JSON:
             check_content_type(_text(content_type))
-        raw = await read_body(receive, headers.get(_CONTENT_LENGTH), settings.max_body_bytes)
+        try:
+            raw = await read_body(receive, headers.get(_CONTENT_LENGTH), settings.max_body_bytes)
+        except ClientDisconnect:  # gone before its body was in: nothing to answer, journaled as 499
+            return Unanswered()
         body = parse_json(raw)
         exchange.note_body(body, raw)
         image_request = validate_request(body, state.contract, strict=settings.strict)

@@ -338,8 +338,9 @@ def test_an_inline_generation_with_a_slow_render_renders_in_a_thread() -> None:
     assert image[:4] == b"RIFF" and image[8:12] == b"WEBP"
 
 
-def test_a_client_gone_before_its_body_came_is_still_seen_by_the_app() -> None:
-    """As under uvicorn's own flow: the app runs, reads a disconnect, and the journal has the request."""
+def test_a_client_gone_before_its_body_came_is_still_seen_by_the_app(caplog: pytest.LogCaptureFixture) -> None:
+    """As under uvicorn's own flow: the app runs and reads a disconnect; the journal has the request as 499
+    (the client left first), and nothing is logged as an error."""
     app = create_app(Settings())
 
     async def scenario() -> None:
@@ -354,7 +355,8 @@ def test_a_client_gone_before_its_body_came_is_still_seen_by_the_app() -> None:
 
     asyncio.run(scenario())
     [entry] = app.state.mock.journal.entries()
-    assert entry.path == "/v1/images/generations"
+    assert entry.path == "/v1/images/generations" and entry.status == 499
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
 
 
 def test_a_chunked_generation_body_is_read_by_a_task_as_it_comes() -> None:
