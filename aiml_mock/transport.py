@@ -288,8 +288,11 @@ try:
         _runs: _InlineRuns | None = None
 
         def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            """uvicorn's start of a request's app, which makes a task: here, inline when the app
+            says so (not when uvicorn is to give each request a fresh context: those get their task)."""
             runs_inline = getattr(app, "runs_inline", None)
-            if runs_inline is not None and not cycle.waiting_for_100_continue and runs_inline(cycle.scope):
+            if (runs_inline is not None and not cycle.waiting_for_100_continue and not self.config.reset_contextvars
+                    and runs_inline(cycle.scope)):
                 if not cycle.more_body:
                     self._inline_runs().add(self, cycle, app)
                     return
