@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
 from aiml_mock import images
-from aiml_mock.images import CONTENT_TYPES, ImageCache, ImageSpec, render_image
+from aiml_mock.images import CONTENT_TYPES, ImageCache, ImageSpec, _flat, _fonts, _jpeg, _layout, _text, render_image
 
 PROMPT = "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses."
 FORMATS = ("png", "jpeg", "webp")
@@ -136,12 +136,12 @@ SCALED = [
 @pytest.mark.parametrize(("width", "height"), SCALED)
 def test_big_pngs_hold_exactly_the_drawn_image(width: int, height: int) -> None:
     spec = make_spec(PROMPT * 4, width=width, height=height, index=width % 3)
-    plan = images._plan(spec)
+    plan = _layout._plan(spec)
     assert plan.scale in (2, 4)
-    drawn = images._unscaled(plan)  # the text scaled up with Pillow, as JPEG and WebP get it
+    drawn = _layout._unscaled(plan)  # the text scaled up with Pillow, as JPEG and WebP get it
     assert drawn.band is not None
-    edge = images._row_run(width, plan.border, True).row
-    side = images._row_run(width, plan.border, False).row
+    edge = _flat._row_run(width, plan.border, True).row
+    side = _flat._row_run(width, plan.border, False).row
     below = height - plan.border - plan.band_y - plan.band_height
     expected = b"".join(
         [
@@ -168,7 +168,7 @@ def test_big_images_show_the_text_where_and_as_big_as_an_exact_drawing(
 ) -> None:
     spec = make_spec(PROMPT * 4, width=width, height=height)
     scaled = decode(render_image(spec))
-    monkeypatch.setattr(images, "_SCALES", ())  # draw the text at the image's size
+    monkeypatch.setattr(_layout, "_SCALES", ())  # draw the text at the image's size
     exact = decode(render_image(spec))
     assert scaled.mode == exact.mode == "P"
     margin = min(width, height) // 20
@@ -237,9 +237,9 @@ def test_stitched_jpeg_looks_like_the_png(width: int, height: int) -> None:
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 1024), (1000, 1003), (16, 1752), (96, 700), (1, 300)])
 def test_stitched_jpeg_decodes_exactly_like_a_whole_image_encode(width: int, height: int) -> None:
-    plan = images._plan(make_spec(PROMPT * 4, width=width, height=height, fmt="jpeg"))
-    stitched = decode(images._jpeg(plan))
-    whole = decode(images._encode_jpeg(images._rows(plan, 0, height), restart=True))
+    plan = _layout._plan(make_spec(PROMPT * 4, width=width, height=height, fmt="jpeg"))
+    stitched = decode(_jpeg._jpeg(plan))
+    whole = decode(_jpeg._encode_jpeg(_jpeg._rows(plan, 0, height), restart=True))
     assert ImageChops.difference(stitched, whole).getbbox() is None
 
 
@@ -297,29 +297,29 @@ def test_any_text_renders_a_valid_image(text: str, model: str, label: str, size:
 @settings(max_examples=50, deadline=None)
 @given(text=HOSTILE, max_width=st.integers(0, 600), max_lines=st.integers(0, 6))
 def test_wrapped_lines_fit_the_width_and_the_line_budget(text: str, max_width: int, max_lines: int) -> None:
-    font = images._font(16)
-    lines = images._wrap(font, images._sanitize(text), max_width, max_lines)
+    font = _fonts._font(16)
+    lines = _text._wrap(font, _text._sanitize(text), max_width, max_lines)
     assert len(lines) <= max_lines
     assert all(line and font.width(line) <= max_width for line in lines)
 
 
 def test_long_prompts_are_cut_with_an_ellipsis() -> None:
-    font = images._font(16)
-    lines = images._wrap(font, images._sanitize("word " * 500), 300, 3)
+    font = _fonts._font(16)
+    lines = _text._wrap(font, _text._sanitize("word " * 500), 300, 3)
     assert len(lines) == 3
-    assert lines[-1].endswith(images._ELLIPSIS)
+    assert lines[-1].endswith(_fonts._ELLIPSIS)
 
 
 def test_text_the_font_cannot_draw_becomes_drawable() -> None:
-    assert images._sanitize("Café\u0301 naïve\x00\t\u202e ﬁ") == "Cafe naive fi"
-    assert images._sanitize("🦊 \ud800 א") == "? ? ?"
-    assert images._sanitize("  a\n\nb  ") == "a b"
+    assert _text._sanitize("Café\u0301 naïve\x00\t\u202e ﬁ") == "Cafe naive fi"
+    assert _text._sanitize("🦊 \ud800 א") == "? ? ?"
+    assert _text._sanitize("  a\n\nb  ") == "a b"
 
 
 @given(st.binary(max_size=300), st.binary(max_size=300))
 @settings(max_examples=50)
 def test_adler32_combine_matches_zlib(first: bytes, second: bytes) -> None:
-    combined = images._adler_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    combined = _flat._adler_combine(zlib.adler32(first), zlib.adler32(second), len(second))
     assert combined == zlib.adler32(first + second)
 
 
