@@ -5,6 +5,11 @@ Models say the size in different ways (`size: "1024x1792"`, `image_size` presets
 `output_format`; the delivery as `response_format` or `convert_base64_to_url`. These rules are generic over
 the field names, so a new model needs only its schema in the contract. The README's "Supported models"
 section documents the mapping; keep the two in step.
+
+Every function here takes `params`: the request's fields *that its model defines*, validated against the model's
+schema, with its defaults filled in (`validation.validate_request` builds them). A field the model does not
+define is not among them, so `output_format` on DALL·E or `response_format` on FLUX changes nothing. What a
+function returns is still one of the values the mock can serve, whatever a future schema lets through.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ IMAGE_SIZE_PRESETS: Mapping[str, tuple[int, int]] = {
 RESOLUTION_SIDES: Mapping[str, int] = {"1k": 1024, "1.5k": 1536, "2k": 2048, "4k": 4096}
 
 FORMAT_ALIASES: Mapping[str, str] = {"jpg": "jpeg", "tif": "tiff"}
+IMAGE_FORMATS = ("png", "jpeg", "webp", "tiff")  # what the mock renders and serves (urls.EXTENSIONS)
+DELIVERIES = ("url", "b64_json")
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -124,21 +131,26 @@ def image_dimensions(params: Mapping[str, Any], properties: Mapping[str, Any]) -
 
 
 def image_count(params: Mapping[str, Any]) -> int:
-    """How many images: `n` or `num_images`, else one."""
+    """How many images: `n` or `num_images` (whichever the model defines), else one."""
     for name in ("n", "num_images"):
         value = params.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return int(value)
+            return max(1, int(value))
     return 1
 
 
 def image_format(params: Mapping[str, Any]) -> str:
-    """The encoding asked for: png unless the model takes `output_format` (`jpg` and `tif` are aliases)."""
+    """The encoding: the model's `output_format` (`jpg` and `tif` are aliases), png for models without one.
+
+    A value the mock cannot render falls back to png rather than failing the request; no schema in the contract
+    allows one (the suite checks every `output_format` enum).
+    """
     value = params.get("output_format")
     if not isinstance(value, str):
         return "png"
     value = value.lower()
-    return FORMAT_ALIASES.get(value, value)
+    value = FORMAT_ALIASES.get(value, value)
+    return value if value in IMAGE_FORMATS else "png"
 
 
 def image_delivery(params: Mapping[str, Any]) -> str:
@@ -149,7 +161,7 @@ def image_delivery(params: Mapping[str, Any]) -> str:
     """
     value = params.get("response_format")
     if isinstance(value, str):
-        return value
+        return "b64_json" if value == "b64_json" else "url"
     if params.get("convert_base64_to_url") is False:
         return "b64_json"
     return "url"

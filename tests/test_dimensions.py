@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.dimensions import IMAGE_SIZE_PRESETS, image_count, image_dimensions, image_format, parse_size
+from aiml_mock.contract import Profile, load_contract
+from aiml_mock.dimensions import (
+    FORMAT_ALIASES,
+    IMAGE_FORMATS,
+    IMAGE_SIZE_PRESETS,
+    image_count,
+    image_delivery,
+    image_dimensions,
+    image_format,
+    parse_size,
+)
+from aiml_mock.generation import CONTENT_TYPES
+from aiml_mock.urls import EXTENSIONS
 
 
 def test_size_strings_parse() -> None:
@@ -38,3 +50,22 @@ def test_aspect_ratio_with_resolution(ratio: str, resolution: str | None, expect
 def test_counts_and_formats() -> None:
     assert image_count({"num_images": 3}) == 3 and image_count({"n": 2}) == 2 and image_count({}) == 1
     assert image_format({"output_format": "jpg"}) == "jpeg" and image_format({}) == "png"
+
+
+def test_what_the_functions_answer_is_always_something_the_mock_serves() -> None:
+    assert image_format({"output_format": "b64_json"}) == "png" and image_format({"output_format": "TIF"}) == "tiff"
+    assert image_delivery({"response_format": "png"}) == "url"
+    assert image_delivery({"response_format": "b64_json"}) == image_delivery({"convert_base64_to_url": False})
+    assert image_count({"n": 0}) == 1
+
+
+@pytest.mark.parametrize("profile", ["aimlapi", "openai"])
+def test_every_format_and_delivery_a_schema_allows_is_served_as_itself(profile: Profile) -> None:
+    """No schema value falls back silently: each `output_format` / `response_format` the contract allows is one
+    the mock renders and delivers (with the aliases), so the fallbacks above are never taken."""
+    assert set(IMAGE_FORMATS) == set(EXTENSIONS) == set(CONTENT_TYPES)
+    for spec in load_contract(profile).models.values():
+        for value in spec.enum("output_format"):
+            assert image_format({"output_format": value}) == FORMAT_ALIASES.get(value, value), (spec.id, value)
+        for value in spec.enum("response_format"):
+            assert image_delivery({"response_format": value}) == value, (spec.id, value)

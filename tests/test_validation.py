@@ -118,3 +118,59 @@ def test_the_shape_cache_stays_bounded_under_many_distinct_bodies() -> None:
     for index in range(5000):
         validate_request({"model": "alibaba/qwen-image", "prompt": "x", "seed": index + 1}, contract)
     assert 0 < len(contract.request_shapes) <= 4096
+
+
+# -- every field read through the model's own schema ---------------------------------------------------
+
+
+UNDEFINED = [  # (model, a field it does not define that another model does, a value valid there)
+    ("dall-e-2", "output_format", "b64_json"),  # what LiteLLM's aiml/ provider sends
+    ("dall-e-2", "output_format", "jpeg"),
+    ("flux-pro", "response_format", "b64_json"),
+    ("flux-pro", "output_format", "tiff"),
+    ("flux-pro", "n", 5),
+    ("dall-e-3", "num_images", 3),
+    ("dall-e-2", "image_size", "portrait_16_9"),
+    ("dall-e-2", "aspect_ratio", "21:9"),
+    ("flux-pro", "quality", "hd"),  # drawn on the image's caption where a model defines it
+    ("flux-pro", "convert_base64_to_url", False),
+    ("topaz-labs/sharpen", "prompt", "a fox"),  # an upscaler that takes no prompt
+]
+
+
+@pytest.mark.parametrize(("model", "name", "value"), UNDEFINED, ids=[f"{m}-{n}-{v}" for m, n, v in UNDEFINED])
+def test_a_field_the_model_does_not_define_is_recorded_and_changes_nothing(model: str, name: str, value: object
+                                                                           ) -> None:
+    contract = fresh_contract()
+    spec = contract.models[model]
+    assert name not in spec.properties
+    base: dict[str, object] = {"model": model, **({"prompt": "a red fox"} if "prompt" in spec.properties else {}),
+                               **({"image_url": "https://example.com/a.png"} if "image_url" in spec.required else {}),
+                               **({"mode": spec.enum("mode")[0]} if "mode" in spec.required else {})}
+    without = validate_request(base, contract)
+    for _ in range(2):  # the second time, the shape cache knows the body without the field
+        request = validate_request({**base, name: value}, contract)
+        assert [violation.field for violation in request.violations] == [name]
+        assert name not in request.params
+        assert request._replace(violations=()) == without
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"model": "openai/gpt-image-1", "output_format": "b64_json"}, "output_format"),
+    ({"model": "alibaba/qwen-image-3", "output_format": "tiff"}, "output_format"),
+    ({"model": "dall-e-2", "response_format": "png"}, "response_format"),
+    ({"model": "x-ai/grok-2-image", "response_format": "base64"}, "response_format"),
+    ({"model": "google/imagen4/preview", "convert_base64_to_url": "no"}, "convert_base64_to_url"),
+])
+def test_a_field_the_model_defines_with_a_value_outside_its_schema_is_400_naming_it(body: dict[str, object],
+                                                                                    field: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        validate_request({**body, "prompt": "x"}, fresh_contract())
+    assert caught.value.status == 400 and caught.value.param == field
+
+
+def test_litellm_style_dalle2_base64_body_is_base64_png() -> None:
+    request = validate_request({"prompt": "x", "model": "dall-e-2", "output_format": "b64_json",
+                                "response_format": "b64_json"}, fresh_contract())
+    assert (request.response_format, request.fmt) == ("b64_json", "png")
+    assert [violation.field for violation in request.violations] == ["output_format"]
