@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -28,18 +28,11 @@ from starlette.routing import Route
 from aiml_mock.errors import ApiError, error_body
 from aiml_mock.faults import FaultRule
 from aiml_mock.recording import ADMIN_PREFIX
+from aiml_mock.state import state_of
 from aiml_mock.validation import parse_json
-
-if TYPE_CHECKING:
-    from aiml_mock.app import MockState
 
 MAX_ADMIN_BODY = 64 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _state(request: Request) -> MockState:
-    state: MockState = request.app.state.mock
-    return state
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -49,7 +42,7 @@ def _json(status: int, payload: Any) -> Response:
 
 def _error(request: Request, error: ApiError) -> Response:
     request_id = secrets.token_urlsafe(16)[:21]
-    body = error_body(error, _state(request).contract.error_style, request_id, request.url.path)
+    body = error_body(error, state_of(request).contract.error_style, request_id, request.url.path)
     return Response(orjson.dumps(body), error.status, {"x-request-id": request_id, **error.headers},
                     "application/json")
 
@@ -62,7 +55,7 @@ def _guarded(handler: Handler) -> Handler:
     """The handler behind the admin token (when one is set), with every `ApiError` rendered in the dialect."""
 
     async def guarded(request: Request) -> Response:
-        token = _state(request).settings.admin_token
+        token = state_of(request).settings.admin_token
         try:
             if token:
                 scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
@@ -116,7 +109,7 @@ def _rule(data: Any, index: int | None = None) -> FaultRule:
 
 async def add_faults(request: Request) -> Response:
     data = await _body(request)
-    faults = _state(request).faults
+    faults = state_of(request).faults
     if isinstance(data, list):
         rules = [_rule(item, index) for index, item in enumerate(data)]
         return _json(201, {"rules": [faults.add(rule).to_dict() for rule in rules]})
@@ -124,17 +117,17 @@ async def add_faults(request: Request) -> Response:
 
 
 async def list_faults(request: Request) -> Response:
-    faults = _state(request).faults
+    faults = state_of(request).faults
     return _json(200, {"rules": [rule.to_dict() for rule in faults.rules()], **faults.describe()})
 
 
 async def clear_faults(request: Request) -> Response:
-    return _json(200, {"cleared": _state(request).faults.clear()})
+    return _json(200, {"cleared": state_of(request).faults.clear()})
 
 
 async def delete_fault(request: Request) -> Response:
     rule_id = request.path_params["rule_id"]
-    if not _state(request).faults.remove(rule_id):
+    if not state_of(request).faults.remove(rule_id):
         raise ApiError(404, f"No fault rule with id {rule_id}", openai_message=f"No fault rule with id {rule_id}.")
     return _json(200, {"cleared": 1})
 
@@ -144,7 +137,7 @@ async def delete_fault(request: Request) -> Response:
 
 async def list_requests(request: Request) -> Response:
     params = _query(request, ("path", "status", "model", "limit"))
-    entries = _state(request).journal.entries(path=params.get("path") or None, status=_int(params, "status"),
+    entries = state_of(request).journal.entries(path=params.get("path") or None, status=_int(params, "status"),
                                               model=params.get("model") or None)
     limit = _int(params, "limit")
     total = len(entries)
@@ -154,7 +147,7 @@ async def list_requests(request: Request) -> Response:
 
 
 async def clear_requests(request: Request) -> Response:
-    journal = _state(request).journal
+    journal = state_of(request).journal
     count = len(journal)
     journal.clear()
     return _json(200, {"cleared": count})
@@ -165,19 +158,19 @@ async def list_images(request: Request) -> Response:
     flag = params.get("downloaded")
     if flag is not None and flag.lower() not in ("true", "false"):
         raise _bad(f"Query parameter 'downloaded' must be true or false, not {flag!r}")
-    images = _state(request).images.images(downloaded=None if flag is None else flag.lower() == "true")
+    images = state_of(request).images.images(downloaded=None if flag is None else flag.lower() == "true")
     return _json(200, {"total": len(images), "images": [image.to_dict() for image in images]})
 
 
 async def clear_images(request: Request) -> Response:
-    registry = _state(request).images
+    registry = state_of(request).images
     count = len(registry)
     registry.clear()
     return _json(200, {"cleared": count})
 
 
 async def reset(request: Request) -> Response:
-    _state(request).reset()
+    state_of(request).reset()
     return _json(200, {"reset": True})
 
 

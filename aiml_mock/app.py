@@ -11,16 +11,13 @@ import functools
 import gc
 import os
 import random
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
-from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -32,17 +29,15 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from aiml_mock import __version__
 from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
-from aiml_mock.contract import IMAGE_PATH, Contract, load_contract
+from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
 from aiml_mock.errors import ApiError, error_body
-from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, ContentPolicy, Fault, Faults, parse_latency
+from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
 from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
-from aiml_mock.images import ImageCache
-from aiml_mock.journal import ImageRegistry, Journal
-from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.settings import Settings
+from aiml_mock.state import AppState, MockState, build_state, state_of
 from aiml_mock.transport import (
     INLINE_BODY_MAX,
     SEND_WHOLE_KEY,
@@ -54,7 +49,7 @@ from aiml_mock.transport import (
     malformed,
     pause,
 )
-from aiml_mock.urls import UrlSigner, spec_from_name
+from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
 OPENAI_VERSION = "2020-10-01"
@@ -79,66 +74,6 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 def new_request_id() -> str:
     """21 URL-safe characters, the shape of the provider's ids (`hRNOI9BMsuLeZ76UNdGhS`)."""
     return binascii.b2a_base64(_ids.randbytes(16), newline=False).translate(_URLSAFE)[:21].decode("ascii")
-
-
-@dataclass
-class MockState:
-    """Everything a running mock holds; the only mutable state, kept on `app.state.mock`."""
-
-    settings: Settings
-    contract: Contract
-    cache: ImageCache
-    signer: UrlSigner
-    started: float = field(default_factory=time.time)
-    journal: Journal = field(default_factory=Journal)
-    images: ImageRegistry = field(default_factory=ImageRegistry)
-    faults: Faults = field(default_factory=Faults)
-    limiter: RateLimiter | None = None
-    policy: ContentPolicy = field(default_factory=ContentPolicy)
-
-    def reset(self) -> None:
-        """Per-test state cleared: the journal, the images, fault rules (random faults restart), rate windows."""
-        self.journal.clear()
-        self.images.clear()
-        self.faults.reset()
-        if self.limiter is not None:
-            self.limiter.reset()
-
-
-def build_state(settings: Settings) -> MockState:
-    contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
-    secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
-    rate = parse_rate_limit(settings.rate_limit) if settings.rate_limit else None
-    return MockState(
-        settings=settings,
-        contract=contract,
-        cache=ImageCache(max_bytes=settings.image_cache_bytes),
-        signer=UrlSigner(secret, settings.image_ttl),
-        journal=Journal(settings.journal_size, settings.journal_bytes),
-        images=ImageRegistry(settings.journal_size),
-        faults=Faults(rate=settings.fault_rate, kinds=settings.fault_kinds, seed=settings.seed,
-                      latency=parse_latency(settings.latency), retry_after=settings.fault_retry_after,
-                      stall=settings.stall_seconds, limit=rate.limit if rate else 5),
-        limiter=RateLimiter(rate) if rate else None,
-        policy=ContentPolicy(settings.content_policy_terms),
-    )
-
-
-class AppState(State):
-    """`app.state` with `mock` a plain attribute: read on every request without `State.__getattr__`."""
-
-    mock: MockState
-
-    def __setattr__(self, key: Any, value: Any) -> None:
-        if key == "mock":
-            object.__setattr__(self, key, value)
-        else:
-            super().__setattr__(key, value)
-
-
-def _state(request: Request) -> MockState:
-    state: MockState = request.app.state.mock
-    return state
 
 
 class JSONAnswer(Response):
@@ -371,7 +306,7 @@ async def answer_fault(request: Request, fault: Fault, state: MockState, request
 async def get_image(request: Request) -> Response:
     started = time.perf_counter()
     request_id = new_request_id()
-    state = _state(request)
+    state = state_of(request)
     name = request.path_params["image_file"]
     try:
         spec = spec_from_name(name)
@@ -391,7 +326,7 @@ async def get_image(request: Request) -> Response:
 async def list_models(request: Request) -> Response:
     started = time.perf_counter()
     request_id = new_request_id()
-    state = _state(request)
+    state = state_of(request)
     try:
         if listing_requires_key(state.contract):  # the AI/ML API lists models without a key; OpenAI does not
             check_bearer(request.headers.get("authorization"), state.settings.api_keys)
@@ -406,14 +341,14 @@ async def list_models(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    state = _state(request)
+    state = state_of(request)
     body = {"status": "ok", "version": __version__, "profile": state.settings.profile}
     return json_response(200, body, new_request_id(), time.perf_counter())
 
 
 async def openapi(request: Request) -> Response:
     """The contract this server answers by, with its error dialect and success status applied."""
-    state = _state(request)
+    state = state_of(request)
     return Response(state.contract.to_json(), 200, _headers(new_request_id(), time.perf_counter()),
                     "application/json")
 

@@ -17,8 +17,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from aiml_mock.app import MockApp, MockState, build_state, create_app
+from aiml_mock.app import MockApp, create_app
 from aiml_mock.settings import Settings
+from aiml_mock.state import MockState, build_state
 from aiml_mock.transport import protocol_class
 
 

@@ -1,0 +1,84 @@
+"""The running mock's state: one `MockState` per app, on `app.state.mock`, and `build_state(settings)` making it.
+
+Its own module so that the API handlers (`app`), the admin API (`admin`) and the server (`server`) all read it
+without importing one another.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import State
+from starlette.requests import Request
+
+from aiml_mock.contract import Contract, load_contract
+from aiml_mock.faults import ContentPolicy, Faults, parse_latency
+from aiml_mock.images import ImageCache
+from aiml_mock.journal import ImageRegistry, Journal
+from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
+from aiml_mock.settings import Settings
+from aiml_mock.urls import UrlSigner
+
+
+@dataclass
+class MockState:
+    """Everything a running mock holds; the only mutable state, kept on `app.state.mock`."""
+
+    settings: Settings
+    contract: Contract
+    cache: ImageCache
+    signer: UrlSigner
+    started: float = field(default_factory=time.time)
+    journal: Journal = field(default_factory=Journal)
+    images: ImageRegistry = field(default_factory=ImageRegistry)
+    faults: Faults = field(default_factory=Faults)
+    limiter: RateLimiter | None = None
+    policy: ContentPolicy = field(default_factory=ContentPolicy)
+
+    def reset(self) -> None:
+        """Per-test state cleared: the journal, the images, fault rules (random faults restart), rate windows."""
+        self.journal.clear()
+        self.images.clear()
+        self.faults.reset()
+        if self.limiter is not None:
+            self.limiter.reset()
+
+
+def build_state(settings: Settings) -> MockState:
+    contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
+    secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
+    rate = parse_rate_limit(settings.rate_limit) if settings.rate_limit else None
+    return MockState(
+        settings=settings,
+        contract=contract,
+        cache=ImageCache(max_bytes=settings.image_cache_bytes),
+        signer=UrlSigner(secret, settings.image_ttl),
+        journal=Journal(settings.journal_size, settings.journal_bytes),
+        images=ImageRegistry(settings.journal_size),
+        faults=Faults(rate=settings.fault_rate, kinds=settings.fault_kinds, seed=settings.seed,
+                      latency=parse_latency(settings.latency), retry_after=settings.fault_retry_after,
+                      stall=settings.stall_seconds, limit=rate.limit if rate else 5),
+        limiter=RateLimiter(rate) if rate else None,
+        policy=ContentPolicy(settings.content_policy_terms),
+    )
+
+
+class AppState(State):
+    """`app.state` with `mock` a plain attribute: read on every request without `State.__getattr__`."""
+
+    mock: MockState
+
+    def __setattr__(self, key: Any, value: Any) -> None:
+        if key == "mock":
+            object.__setattr__(self, key, value)
+        else:
+            super().__setattr__(key, value)
+
+
+def state_of(request: Request) -> MockState:
+    """The mock's state, from a request to its app."""
+    state: MockState = request.app.state.mock
+    return state
