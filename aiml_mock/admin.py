@@ -16,35 +16,22 @@ Admin requests are not journaled. Mistakes get a 4xx in the configured error dia
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aiml_mock.errors import ApiError, error_body
+from aiml_mock.errors import ApiError
 from aiml_mock.faults import FaultRule
 from aiml_mock.recording import ADMIN_PREFIX
+from aiml_mock.responses import error_response, json_response
 from aiml_mock.state import state_of
 from aiml_mock.validation import parse_json
 
 MAX_ADMIN_BODY = 64 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _json(status: int, payload: Any) -> Response:
-    return Response(orjson.dumps(payload), status, {"x-request-id": secrets.token_urlsafe(16)[:21]},
-                    "application/json")
-
-
-def _error(request: Request, error: ApiError) -> Response:
-    request_id = secrets.token_urlsafe(16)[:21]
-    body = error_body(error, state_of(request).contract.error_style, request_id, request.url.path)
-    return Response(orjson.dumps(body), error.status, {"x-request-id": request_id, **error.headers},
-                    "application/json")
 
 
 def _bad(message: str) -> ApiError:
@@ -64,7 +51,7 @@ def _guarded(handler: Handler) -> Handler:
                     raise ApiError(401, message, openai_message=message, type="invalid_request_error")
             return await handler(request)
         except ApiError as error:
-            return _error(request, error)
+            return error_response(error, request)
 
     return guarded
 
@@ -112,24 +99,24 @@ async def add_faults(request: Request) -> Response:
     faults = state_of(request).faults
     if isinstance(data, list):
         rules = [_rule(item, index) for index, item in enumerate(data)]
-        return _json(201, {"rules": [faults.add(rule).to_dict() for rule in rules]})
-    return _json(201, faults.add(_rule(data)).to_dict())
+        return json_response(201, {"rules": [faults.add(rule).to_dict() for rule in rules]})
+    return json_response(201, faults.add(_rule(data)).to_dict())
 
 
 async def list_faults(request: Request) -> Response:
     faults = state_of(request).faults
-    return _json(200, {"rules": [rule.to_dict() for rule in faults.rules()], **faults.describe()})
+    return json_response(200, {"rules": [rule.to_dict() for rule in faults.rules()], **faults.describe()})
 
 
 async def clear_faults(request: Request) -> Response:
-    return _json(200, {"cleared": state_of(request).faults.clear()})
+    return json_response(200, {"cleared": state_of(request).faults.clear()})
 
 
 async def delete_fault(request: Request) -> Response:
     rule_id = request.path_params["rule_id"]
     if not state_of(request).faults.remove(rule_id):
         raise ApiError(404, f"No fault rule with id {rule_id}", openai_message=f"No fault rule with id {rule_id}.")
-    return _json(200, {"cleared": 1})
+    return json_response(200, {"cleared": 1})
 
 
 # -- the journal and the images --------------------------------------------------------------------
@@ -143,14 +130,14 @@ async def list_requests(request: Request) -> Response:
     total = len(entries)
     if limit is not None:
         entries = entries[:limit]
-    return _json(200, {"total": total, "requests": [entry.to_dict() for entry in entries]})
+    return json_response(200, {"total": total, "requests": [entry.to_dict() for entry in entries]})
 
 
 async def clear_requests(request: Request) -> Response:
     journal = state_of(request).journal
     count = len(journal)
     journal.clear()
-    return _json(200, {"cleared": count})
+    return json_response(200, {"cleared": count})
 
 
 async def list_images(request: Request) -> Response:
@@ -159,23 +146,23 @@ async def list_images(request: Request) -> Response:
     if flag is not None and flag.lower() not in ("true", "false"):
         raise _bad(f"Query parameter 'downloaded' must be true or false, not {flag!r}")
     images = state_of(request).images.images(downloaded=None if flag is None else flag.lower() == "true")
-    return _json(200, {"total": len(images), "images": [image.to_dict() for image in images]})
+    return json_response(200, {"total": len(images), "images": [image.to_dict() for image in images]})
 
 
 async def clear_images(request: Request) -> Response:
     registry = state_of(request).images
     count = len(registry)
     registry.clear()
-    return _json(200, {"cleared": count})
+    return json_response(200, {"cleared": count})
 
 
 async def reset(request: Request) -> Response:
     state_of(request).reset()
-    return _json(200, {"reset": True})
+    return json_response(200, {"reset": True})
 
 
 async def index(request: Request) -> Response:
-    return _json(200, {"endpoints": [f"{method} {ADMIN_PREFIX}{path}" for method, path in _ENDPOINTS]})
+    return json_response(200, {"endpoints": [f"{method} {ADMIN_PREFIX}{path}" for method, path in _ENDPOINTS]})
 
 
 _ENDPOINTS = (

@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-import binascii
 import functools
 import gc
-import os
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,28 +28,30 @@ from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
-from aiml_mock.errors import ApiError, error_body
+from aiml_mock.errors import ApiError
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
 from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
-from aiml_mock.settings import Settings
-from aiml_mock.state import AppState, MockState, build_state, state_of
-from aiml_mock.transport import (
-    INLINE_BODY_MAX,
-    SEND_WHOLE_KEY,
+from aiml_mock.responses import (
     Dropped,
+    JSONAnswer,
     Stalled,
     Truncated,
     Unanswered,
-    in_task,
+    api_headers,
+    error_response,
+    json_response,
     malformed,
+    new_request_id,
     pause,
 )
+from aiml_mock.settings import Settings
+from aiml_mock.state import AppState, MockState, build_state, state_of
+from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, in_task
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
-OPENAI_VERSION = "2020-10-01"
 BIG = 2048 * 2048  # pixels from which a JPEG, WebP or TIFF render takes milliseconds (4096x4096 JPEG ~13 ms)
 
 
@@ -64,89 +63,6 @@ EXPOSED_HEADERS = [
     "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-should-retry",
 ]
-
-
-_ids = random.Random()  # request ids must be unique, not secret: a seeded PRNG costs a third of `secrets`
-os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's ids
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def new_request_id() -> str:
-    """21 URL-safe characters, the shape of the provider's ids (`hRNOI9BMsuLeZ76UNdGhS`)."""
-    return binascii.b2a_base64(_ids.randbytes(16), newline=False).translate(_URLSAFE)[:21].decode("ascii")
-
-
-class JSONAnswer(Response):
-    """A JSON response whose head is built directly: Starlette's `init_headers` (encoding a dict, checking for
-    content-length and content-type) costs more than the rest of a small answer's framing. `head()` gives the
-    header lines as one bytes object for `send_whole`; `raw_headers`, for every other way out, is made when
-    first read."""
-
-    media_type = "application/json"
-    _raw: list[tuple[bytes, bytes]] | None = None
-
-    def __init__(self, content: bytes, status: int, request_id: str, started: float,
-                 extra: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.body = content
-        self.background = None
-        self.request_id = request_id
-        self.elapsed = max(0, int((time.perf_counter() - started) * 1000))
-        self.extra = extra
-
-    @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        if self._raw is None:
-            self._raw = [
-                (b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json"),
-                (b"x-request-id", self.request_id.encode("latin-1")), (b"openai-version", _OPENAI_VERSION),
-                (b"openai-processing-ms", b"%d" % self.elapsed),
-            ]
-            if self.extra:
-                self._raw += [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                              for name, value in self.extra.items()]
-        return self._raw
-
-    @raw_headers.setter
-    def raw_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self._raw = headers
-
-    def head(self, last: bytes) -> bytes:
-        """The header lines (`name: value\r\n` each) as `raw_headers` has them, then `last`."""
-        if self._raw is not None or self.extra:
-            return b"".join([name + b": " + value + b"\r\n" for name, value in self.raw_headers]) + last
-        return _HEAD % (len(self.body), self.request_id.encode("latin-1"), self.elapsed, last)
-
-
-_HEAD = (b"content-length: %d\r\ncontent-type: application/json\r\nx-request-id: %s\r\n"
-         b"openai-version: " + OPENAI_VERSION.encode() + b"\r\nopenai-processing-ms: %d\r\n%s")
-_OPENAI_VERSION = OPENAI_VERSION.encode()
-
-
-def _headers(request_id: str, started: float, extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = {
-        "x-request-id": request_id,
-        "openai-version": OPENAI_VERSION,
-        "openai-processing-ms": str(max(0, int((time.perf_counter() - started) * 1000))),
-    }
-    if extra:
-        headers.update(extra)
-    return headers
-
-
-def json_response(status: int, payload: Any, request_id: str, started: float, headers: dict[str, str] | None = None
-                  ) -> Response:
-    return JSONAnswer(orjson.dumps(payload), status, request_id, started, headers)
-
-
-def error_response(error: ApiError, request: Request, request_id: str | None = None, started: float | None = None
-                   ) -> Response:
-    """An `ApiError` rendered in the configured dialect, with its headers (retry-after, allow...)."""
-    request_id = request_id or new_request_id()
-    state: MockState | None = getattr(request.app.state, "mock", None)
-    style = state.contract.error_style if state else "aimlapi"
-    body = error_body(error, style, request_id, request.url.path)
-    return json_response(error.status, body, request_id, started or time.perf_counter(), error.headers)
 
 
 def header_map(scope: Scope) -> dict[bytes, bytes]:
@@ -319,7 +235,7 @@ async def get_image(request: Request) -> Response:
         exchange_of(request.scope).model = spec.model
     except ApiError as error:
         return error_response(error, request, request_id, started)
-    headers = _headers(request_id, started, {"cache-control": "private, max-age=3600"})
+    headers = api_headers(request_id, started, {"cache-control": "private, max-age=3600"})
     return Response(content, 200, headers, CONTENT_TYPES[spec.fmt])
 
 
@@ -334,7 +250,7 @@ async def list_models(request: Request) -> Response:
         return error_response(error, request, request_id, started)
     body = orjson.dumps(model_list(state.contract, request.query_params.multi_items(), int(state.started)))
     tag = etag(body)
-    headers = _headers(request_id, started, {"etag": tag})
+    headers = api_headers(request_id, started, {"etag": tag})
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, 200, headers, "application/json")
@@ -343,13 +259,13 @@ async def list_models(request: Request) -> Response:
 async def health(request: Request) -> Response:
     state = state_of(request)
     body = {"status": "ok", "version": __version__, "profile": state.settings.profile}
-    return json_response(200, body, new_request_id(), time.perf_counter())
+    return json_response(200, body)
 
 
 async def openapi(request: Request) -> Response:
     """The contract this server answers by, with its error dialect and success status applied."""
     state = state_of(request)
-    return Response(state.contract.to_json(), 200, _headers(new_request_id(), time.perf_counter()),
+    return Response(state.contract.to_json(), 200, api_headers(new_request_id(), time.perf_counter()),
                     "application/json")
 
 

@@ -1,17 +1,5 @@
-"""Transport faults: what a bad network or a broken gateway does to a connection, done for real.
-
-An ASGI app cannot close its connection, and uvicorn answers 500 when an app returns without responding.
-So `protocol_class()` gives uvicorn (as `Config(http=...)`) its own HTTP protocol, extended to put the
-connection's transport in each request's `scope["extensions"]`. With it:
-
-- `Dropped` closes the connection before any response (clients see "server disconnected");
-- `Stalled` holds the answer (bounded) and ends as soon as the client gives up; after the bound it
-  answers the provider's 504 "Generation timeout";
-- `Truncated` sends the headers and half of the body, then closes (content-length promised more);
-- `malformed()` is a complete response whose JSON body is cut short.
-
-In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connection: `Dropped` raises
-`ConnectionDropped` into the client instead, and `Truncated` ends the body early.
+"""The mock's own HTTP protocol for uvicorn: the connection's transport in each request's scope, so the transport
+faults (`responses.Dropped`, `Truncated`, `Stalled`) act on the connection for real.
 
 The same protocol sends each response's head together with its first body bytes (`CoalescingCycle`): one
 write system call per answer instead of two. It also offers the app a scope extension, `send_whole`, that
@@ -29,18 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from aiml_mock.recording import exchange_of
-
 TRANSPORT_KEY = "aiml_mock.transport"
 SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, head, body) -> bool`
-LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
 INLINE_BODY_MAX = 64 * 1024  # bodies up to uvicorn's read high-water mark: reading never pauses while waiting
 
 
@@ -111,10 +95,6 @@ class _InlineRuns:
         pending, self.pending = self.pending, []
         for protocol, cycle, app in pending:
             protocol.run_inline(cycle, app)
-
-
-class ConnectionDropped(ConnectionError):
-    """Raised into an in-process client for a `drop` fault: there is no socket to close."""
 
 
 class _TransportExposing:
@@ -393,96 +373,3 @@ def transport_of(scope: Scope) -> asyncio.Transport | None:
     return transport
 
 
-async def wait_for_disconnect(receive: Receive, timeout: float) -> bool:
-    """Whether the client disconnected within `timeout` seconds (the request body must be read already)."""
-    async def gone() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    try:
-        await asyncio.wait_for(gone(), timeout)
-    except TimeoutError:
-        return False
-    return True
-
-
-async def pause(scope: Scope, receive: Receive, seconds: float) -> bool:
-    """Added latency that stops early if the client leaves; True when it did (then nothing is answered)."""
-    if seconds <= 0:
-        return False
-    if await wait_for_disconnect(receive, seconds):
-        exchange_of(scope).status = 499
-        return True
-    return False
-
-
-async def _close(scope: Scope, receive: Receive, transport: asyncio.Transport) -> None:
-    exchange_of(scope).finish()  # journaled before the client can see the connection close
-    transport.close()
-    await wait_for_disconnect(receive, LINGER)  # uvicorn then knows: no 500 is sent, nothing is logged
-
-
-class Unanswered(Response):
-    """Nothing is sent: the client has already gone (recorded as 499)."""
-
-    def __init__(self) -> None:
-        super().__init__(b"", 499)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange_of(scope).status = 499
-
-
-class Dropped(Response):
-    """No response at all: the connection is closed as soon as the request has been read."""
-
-    def __init__(self) -> None:
-        super().__init__(b"", 500)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange = exchange_of(scope)
-        exchange.status = 0
-        transport = transport_of(scope)
-        if transport is None:
-            exchange.finish()
-            raise ConnectionDropped("aiml-mock dropped the connection (fault 'drop'); in-process there is no "
-                                    "socket to close, so the error is raised instead")
-        await _close(scope, receive, transport)
-
-
-class Stalled(Response):
-    """No answer for up to `seconds`: ends (unanswered) when the client disconnects, else answers `then()`."""
-
-    def __init__(self, seconds: float, then: Callable[[], Response]) -> None:
-        super().__init__(b"", 504)
-        self.seconds = seconds
-        self.then = then
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await pause(scope, receive, self.seconds):
-            return
-        await self.then()(scope, receive, send)
-
-
-class Truncated(Response):
-    """A response cut off mid-body: the headers promise the whole body, half of it arrives, then the close."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(b"", response.status_code)
-        self.response = response
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = bytes(self.response.body)
-        await send({"type": "http.response.start", "status": self.response.status_code,
-                    "headers": self.response.raw_headers})
-        transport = transport_of(scope)
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": transport is not None})
-        if transport is not None:
-            await _close(scope, receive, transport)
-
-
-def malformed(response: Response) -> Response:
-    """The same response, complete, but with its JSON body cut short: what a broken gateway passes on."""
-    body = bytes(response.body)
-    headers: MutableMapping[str, str] = dict(response.headers)
-    headers.pop("content-length", None)
-    return Response(body[: len(body) // 2], response.status_code, dict(headers), response.media_type)

@@ -25,7 +25,7 @@ from aiml_mock.faults import (
     parse_latency,
     realistic_seconds,
 )
-from aiml_mock.transport import ConnectionDropped
+from aiml_mock.responses import ConnectionDropped
 from aiml_mock.validation import ImageRequest, validate_request
 from tests.conftest import AUTH, PROMPT
 

@@ -1,0 +1,224 @@
+"""Every answer the mock sends, in one module: request ids, `JSONAnswer` and the JSON and error answers built on it
+(used by the API handlers and the admin API alike), and the transport faults, done for real.
+
+An ASGI app cannot close its connection, and uvicorn answers 500 when an app returns without responding. So the
+server's protocol puts the connection's transport in each request's `scope["extensions"]`
+(`transport.transport_of`). With it:
+
+- `Dropped` closes the connection before any response (clients see "server disconnected");
+- `Stalled` holds the answer (bounded) and ends as soon as the client gives up; after the bound it
+  answers the provider's 504 "Generation timeout";
+- `Truncated` sends the headers and half of the body, then closes (content-length promised more);
+- `malformed()` is a complete response whose JSON body is cut short.
+
+In-process (Starlette's `TestClient`, `httpx.ASGITransport`) there is no connection: `Dropped` raises
+`ConnectionDropped` into the client instead, and `Truncated` ends the body early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import os
+import random
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from aiml_mock.errors import ApiError, error_body
+from aiml_mock.recording import exchange_of
+from aiml_mock.state import MockState
+from aiml_mock.transport import transport_of
+
+OPENAI_VERSION = "2020-10-01"
+LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
+
+
+_ids = random.Random()  # request ids must be unique, not secret: a seeded PRNG costs a third of `secrets`
+os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's ids
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def new_request_id() -> str:
+    """21 URL-safe characters, the shape of the provider's ids (`hRNOI9BMsuLeZ76UNdGhS`)."""
+    return binascii.b2a_base64(_ids.randbytes(16), newline=False).translate(_URLSAFE)[:21].decode("ascii")
+
+
+class JSONAnswer(Response):
+    """A JSON response whose head is built directly: Starlette's `init_headers` (encoding a dict, checking for
+    content-length and content-type) costs more than the rest of a small answer's framing. `head()` gives the
+    header lines as one bytes object for `send_whole`; `raw_headers`, for every other way out, is made when
+    first read."""
+
+    media_type = "application/json"
+    _raw: list[tuple[bytes, bytes]] | None = None
+
+    def __init__(self, content: bytes, status: int, request_id: str, started: float,
+                 extra: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.body = content
+        self.background = None
+        self.request_id = request_id
+        self.elapsed = max(0, int((time.perf_counter() - started) * 1000))
+        self.extra = extra
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        if self._raw is None:
+            self._raw = [
+                (b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json"),
+                (b"x-request-id", self.request_id.encode("latin-1")), (b"openai-version", _OPENAI_VERSION),
+                (b"openai-processing-ms", b"%d" % self.elapsed),
+            ]
+            if self.extra:
+                self._raw += [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                              for name, value in self.extra.items()]
+        return self._raw
+
+    @raw_headers.setter
+    def raw_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self._raw = headers
+
+    def head(self, last: bytes) -> bytes:
+        """The header lines (`name: value\r\n` each) as `raw_headers` has them, then `last`."""
+        if self._raw is not None or self.extra:
+            return b"".join([name + b": " + value + b"\r\n" for name, value in self.raw_headers]) + last
+        return _HEAD % (len(self.body), self.request_id.encode("latin-1"), self.elapsed, last)
+
+
+_HEAD = (b"content-length: %d\r\ncontent-type: application/json\r\nx-request-id: %s\r\n"
+         b"openai-version: " + OPENAI_VERSION.encode() + b"\r\nopenai-processing-ms: %d\r\n%s")
+_OPENAI_VERSION = OPENAI_VERSION.encode()
+
+
+def api_headers(request_id: str, started: float, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The headers every API answer carries (request id, OpenAI's version and processing time), then `extra`."""
+    headers = {
+        "x-request-id": request_id,
+        "openai-version": OPENAI_VERSION,
+        "openai-processing-ms": str(max(0, int((time.perf_counter() - started) * 1000))),
+    }
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def json_response(status: int, payload: Any, request_id: str | None = None, started: float | None = None,
+                  headers: dict[str, str] | None = None) -> Response:
+    """`payload` as a JSON answer with the API's headers (a new request id unless given)."""
+    return JSONAnswer(orjson.dumps(payload), status, request_id or new_request_id(), started or time.perf_counter(),
+                      headers)
+
+
+def error_response(error: ApiError, request: Request, request_id: str | None = None, started: float | None = None
+                   ) -> Response:
+    """An `ApiError` rendered in the configured dialect, with its headers (retry-after, allow...)."""
+    request_id = request_id or new_request_id()
+    state: MockState | None = getattr(request.app.state, "mock", None)
+    style = state.contract.error_style if state else "aimlapi"
+    body = error_body(error, style, request_id, request.url.path)
+    return json_response(error.status, body, request_id, started or time.perf_counter(), error.headers)
+
+
+class ConnectionDropped(ConnectionError):
+    """Raised into an in-process client for a `drop` fault: there is no socket to close."""
+
+
+async def wait_for_disconnect(receive: Receive, timeout: float) -> bool:
+    """Whether the client disconnected within `timeout` seconds (the request body must be read already)."""
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(gone(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def pause(scope: Scope, receive: Receive, seconds: float) -> bool:
+    """Added latency that stops early if the client leaves; True when it did (then nothing is answered)."""
+    if seconds <= 0:
+        return False
+    if await wait_for_disconnect(receive, seconds):
+        exchange_of(scope).status = 499
+        return True
+    return False
+
+
+async def _close(scope: Scope, receive: Receive, transport: asyncio.Transport) -> None:
+    exchange_of(scope).finish()  # journaled before the client can see the connection close
+    transport.close()
+    await wait_for_disconnect(receive, LINGER)  # uvicorn then knows: no 500 is sent, nothing is logged
+
+
+class Unanswered(Response):
+    """Nothing is sent: the client has already gone (recorded as 499)."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 499)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange_of(scope).status = 499
+
+
+class Dropped(Response):
+    """No response at all: the connection is closed as soon as the request has been read."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = exchange_of(scope)
+        exchange.status = 0
+        transport = transport_of(scope)
+        if transport is None:
+            exchange.finish()
+            raise ConnectionDropped("aiml-mock dropped the connection (fault 'drop'); in-process there is no "
+                                    "socket to close, so the error is raised instead")
+        await _close(scope, receive, transport)
+
+
+class Stalled(Response):
+    """No answer for up to `seconds`: ends (unanswered) when the client disconnects, else answers `then()`."""
+
+    def __init__(self, seconds: float, then: Callable[[], Response]) -> None:
+        super().__init__(b"", 504)
+        self.seconds = seconds
+        self.then = then
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await pause(scope, receive, self.seconds):
+            return
+        await self.then()(scope, receive, send)
+
+
+class Truncated(Response):
+    """A response cut off mid-body: the headers promise the whole body, half of it arrives, then the close."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(b"", response.status_code)
+        self.response = response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytes(self.response.body)
+        await send({"type": "http.response.start", "status": self.response.status_code,
+                    "headers": self.response.raw_headers})
+        transport = transport_of(scope)
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": transport is not None})
+        if transport is not None:
+            await _close(scope, receive, transport)
+
+
+def malformed(response: Response) -> Response:
+    """The same response, complete, but with its JSON body cut short: what a broken gateway passes on."""
+    body = bytes(response.body)
+    headers: MutableMapping[str, str] = dict(response.headers)
+    headers.pop("content-length", None)
+    return Response(body[: len(body) // 2], response.status_code, dict(headers), response.media_type)

@@ -1,0 +1,55 @@
+"""The package's shape: its modules import one another one way only (no cycle)."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import aiml_mock
+
+PACKAGE = Path(aiml_mock.__file__).parent
+
+
+def module_files() -> dict[str, Path]:
+    files = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        files[name] = path
+    return files
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The package's modules `path` imports, anywhere in it (a lazy import inside a function is a dependency
+    too). `from aiml_mock.x import y` counts as `aiml_mock.x.y` when that is a module."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in known else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports. The package root is left out: every module takes
+    `__version__` from it, and it imports its public names only on first use (PEP 562)."""
+    files = module_files()
+    known = set(files) - {"aiml_mock"}
+    return {name: imported_modules(path, known) - {name} for name, path in files.items() if name in known}
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    graph = import_graph()
+    assert {"aiml_mock.app", "aiml_mock.admin", "aiml_mock.state", "aiml_mock.responses"} <= set(graph)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+def test_the_admin_api_and_the_handlers_share_state_and_answers_without_importing_each_other() -> None:
+    graph = import_graph()
+    assert "aiml_mock.app" not in graph["aiml_mock.admin"]
+    for module in ("aiml_mock.app", "aiml_mock.admin"):
+        assert {"aiml_mock.state", "aiml_mock.responses"} <= graph[module], module
