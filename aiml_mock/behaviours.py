@@ -4,7 +4,7 @@ Everything else about a model (fields, limits, defaults, success status) is read
 what a field means for every model that has it (sizes, counts, `output_format`, `response_format`,
 `convert_base64_to_url`) is in `dimensions`. Deliberately not here: gpt-image's base64-only output. That is
 OpenAI's behaviour; the AI/ML API documents `response_format` url/b64_json (default url) for gpt-image and
-answers with a CDN URL, so the mock follows the schema (README, "Supported models").
+answers with a CDN URL, so the mock follows the schema (docs/models.md).
 """
 
 from __future__ import annotations

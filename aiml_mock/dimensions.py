@@ -3,8 +3,8 @@
 Models say the size in different ways (`size: "1024x1792"`, `image_size` presets, `"2K"` or `{width, height}`,
 `aspect_ratio` with `resolution`, `max_resolution`); the count as `n` or `num_images`; the encoding as
 `output_format`; the delivery as `response_format` or `convert_base64_to_url`. These rules are generic over
-the field names, so a new model needs only its schema in the contract. The README's "Supported models"
-section documents the mapping; keep the two in step.
+the field names, so a new model needs only its schema in the contract. docs/models.md (its prose
+part) documents the mapping; keep the two in step.
 
 Every function here takes `params`: the request's fields *that its model defines*, validated against the model's
 schema, with its defaults filled in (`validation.validate_request` builds them). A field the model does not

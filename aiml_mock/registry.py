@@ -2,7 +2,7 @@
 
 Nothing here is written per model: every fact comes from the model's request schema in the loaded contract,
 so adding a model is adding its schema. It feeds `GET /v1/models` (`model_list`: the provider's catalogue
-shape, with its filters and `include` sections), the README's model table (`aiml_mock.catalogue`) and
+shape, with its filters and `include` sections), the model table of docs/models.md (`aiml_mock.catalogue`) and
 `example_request`, a minimal valid body for any model built from its required fields.
 """
 

@@ -1,4 +1,4 @@
-"""The README's property-test example, run by this project's own suite: Hypothesis draws the requests."""
+"""docs/pytest.md's property-test example, run by this project's own suite: Hypothesis draws the requests."""
 
 from typing import Any
 

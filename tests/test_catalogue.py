@@ -1,6 +1,6 @@
 """The provider's whole image catalogue on one endpoint: every model served by its own schema, images of the
 size, count and encoding the request implies, image inputs checked by form and never fetched, unknown ids
-answered with the nearest names, `GET /v1/models` in the provider's shape, and a README table that is current.
+answered with the nearest names, `GET /v1/models` in the provider's shape, and a docs/models.md table that is current.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings
-from aiml_mock.catalogue import README_BEGIN, README_END, WRITE_COMMAND, readme_section, update_readme
+from aiml_mock.catalogue import DOC_BEGIN, DOC_END, WRITE_COMMAND, doc_section, update_doc
 from aiml_mock.contract import Contract, ModelSpec, load_contract
 from aiml_mock.registry import catalogue, example_request, model_list
 from aiml_mock.validation import validate_request
@@ -569,17 +569,17 @@ def test_models_answers_304_to_a_matching_etag(api: TestClient) -> None:
     assert filtered.status_code == 200 and filtered.headers["etag"] != first.headers["etag"]
 
 
-# -- the README table --------------------------------------------------------------------------------------
+# -- the docs/models.md table -------------------------------------------------------------------------------
 
 
-def test_readme_model_table_is_current() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert README_BEGIN in readme and README_END in readme
-    assert update_readme(readme) == readme, f"README.md's model table is stale: run `{WRITE_COMMAND}`"
+def test_models_doc_table_is_current() -> None:
+    doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    assert DOC_BEGIN in doc and DOC_END in doc
+    assert update_doc(doc) == doc, f"docs/models.md's model table is stale: run `{WRITE_COMMAND}`"
 
 
-def test_readme_table_has_a_row_per_model_with_its_facts() -> None:
-    section = readme_section(CONTRACT)
+def test_models_doc_table_has_a_row_per_model_with_its_facts() -> None:
+    section = doc_section(CONTRACT)
     rows = [line for line in section.splitlines() if line.startswith("| `") and line.count(" | ") == 7]
     assert [row.split("`")[1] for row in rows] == MODEL_IDS
     assert "| `flux-pro` | `image_size`: 6 presets or {width, height} 1–8192 | 1024x768 |" in section

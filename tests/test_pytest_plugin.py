@@ -527,11 +527,12 @@ def test_xdist_workers_share_a_remote_mock_without_seeing_each_others_requests(
 # -- the docs --------------------------------------------------------------------------------------
 
 
-def test_readme_examples_are_the_example_files_the_suite_runs() -> None:
+def test_documented_examples_are_the_example_files_the_suite_runs() -> None:
     root = Path(__file__).resolve().parents[1]
-    section = (root / "README.md").read_text().split("## Use in your test suite", 1)[1].split("\n## ", 1)[0]
-    shown = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
-    files = [(root / "examples" / name).read_text() for name in ("test_quickstart.py", "test_properties.py")]
-    for example, block in zip(files, shown, strict=True):
-        docstring, _, code = example.partition('"""\n\n')
-        assert docstring.startswith('"""') and code == block, "the README and the example file differ"
+    readme = (root / "README.md").read_text().split("## Use in your test suite", 1)[1].split("\n## ", 1)[0]
+    reference = (root / "docs" / "pytest.md").read_text()
+    for doc, text, name in (("README.md", readme, "test_quickstart.py"),
+                            ("docs/pytest.md", reference, "test_properties.py")):
+        shown = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+        docstring, _, code = (root / "examples" / name).read_text().partition('"""\n\n')
+        assert docstring.startswith('"""') and code in shown, f"{doc} and examples/{name} differ"
