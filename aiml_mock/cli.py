@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import secrets
 import signal
@@ -21,6 +22,7 @@ from dataclasses import fields
 from typing import Any, get_args
 
 from aiml_mock import __version__
+from aiml_mock._extras import MissingExtra
 from aiml_mock.contract import PROFILES, contract_path
 from aiml_mock.settings import ENV_PREFIX, Settings, field_type, parse_value
 
@@ -66,10 +68,11 @@ def build_parser(*, others: bool = True) -> argparse.ArgumentParser:
     contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
     _health_parser(sub)
     if others:
-        from aiml_mock import check, verify
-
-        for command in (verify, check):  # each module adds its parser and sets `run`
-            command.add_parser(sub)
+        for name in ("verify", "check"):  # each module adds its parser and sets `run`
+            try:
+                importlib.import_module(f"aiml_mock.{name}").add_parser(sub)
+            except MissingExtra as error:  # listed, and run says what to install (see `main`)
+                sub.add_parser(name, help=f"not installed: {error}", add_help=False).set_defaults(missing=error)
     return parser
 
 
@@ -209,7 +212,13 @@ def health_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(others=not argv or argv[0] not in OWN_COMMANDS).parse_args(argv)
+    parser = build_parser(others=not argv or argv[0] not in OWN_COMMANDS)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "missing", None) is not None:  # a command whose extra is not installed: whatever its args
+        print(f"aiml-mock: {args.missing}", file=sys.stderr)
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # what parse_args would say
     try:
         if hasattr(args, "run"):
             return int(args.run(args))

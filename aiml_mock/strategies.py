@@ -28,7 +28,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import jsonschema_rs
-from hypothesis import strategies as st
+
+from aiml_mock._extras import missing_extra
+
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as error:  # the core install: Hypothesis comes with the contract extra
+    raise missing_extra("aiml_mock.strategies", "contract", error) from error
 
 from aiml_mock.contract import Contract, Profile, load_contract
 

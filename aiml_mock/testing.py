@@ -21,15 +21,17 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
+from aiml_mock._extras import require
 from aiml_mock.auth import redact
 from aiml_mock.faults import FaultRule
 from aiml_mock.journal import Entry
 from aiml_mock.server import RESTART_SETTINGS, MockServer
 from aiml_mock.settings import ENV_PREFIX, Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_API_KEY = "sk-aiml-mock-test-key"
 ADMIN = "/__mock"
@@ -106,7 +108,8 @@ class RemoteBackend:
                  shared: bool = False, tag: str = "", timeout: float = 10.0) -> None:
         self.url = url.rstrip("/").removesuffix("/v1")
         headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._httpx = require("httpx", feature="a mock that is already running (MockHandle.connect)", extra="pytest")
+        self.http: httpx.Client = self._httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         self.shared = shared
         self._key = api_key or (f"{tag}-{DEFAULT_API_KEY}" if shared and tag else DEFAULT_API_KEY)
         self._scoped = shared and api_key is None
@@ -121,7 +124,7 @@ class RemoteBackend:
     def _check(self) -> None:
         try:
             response = self.http.get(f"{ADMIN}/faults")
-        except httpx.HTTPError as error:
+        except self._httpx.HTTPError as error:
             self.http.close()
             raise ConnectionError(f"aiml-mock: no mock answers at {self.url}: {error}") from None
         if response.status_code != 200:

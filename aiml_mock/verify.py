@@ -22,8 +22,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
 from PIL import Image
+
+from aiml_mock._extras import missing_extra
+
+try:
+    import httpx
+except ModuleNotFoundError as error:  # the core install: httpx comes with the contract extra
+    raise missing_extra("aiml-mock verify", "contract", error) from error
 
 from aiml_mock.contract import IMAGE_PATH, PROFILES, Contract, ModelSpec, Violation, load_contract
 
