@@ -7,6 +7,7 @@ stage's COPY lines; the image's ENTRYPOINT + CMD then runs with the image's ENV,
 
 from __future__ import annotations
 
+import email.parser
 import io
 import os
 import re
@@ -112,6 +113,17 @@ def test_runtime_stage_installs_the_built_wheels_and_copies_nothing_from_the_con
     assert [item for item in image.instructions if item.keyword in ("COPY", "ADD")] == []
     [install] = [item.args for item in image.all("RUN") if "pip install" in item.args]
     assert "from=build" in install and "--no-index" in install
+
+
+def test_the_image_installs_the_core_only_without_the_test_tools(image: Stage, wheel: Path) -> None:
+    [install] = [item.args for item in image.all("RUN") if "pip install" in item.args]
+    assert re.search(r"/wheels/aiml_mock-\*\.whl(\s|$)", install), install  # no [extra]
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        requires = email.parser.Parser().parsestr(archive.read(metadata).decode()).get_all("Requires-Dist") or []
+    core = {re.split(r"[\s<>=!~;\[(]", line, maxsplit=1)[0].lower() for line in requires if "extra ==" not in line}
+    assert {"starlette", "uvicorn", "pillow"} <= core
+    assert not core & {"pytest", "hypothesis", "schemathesis", "httpx", "openai"}, core
 
 
 def test_server_runs_as_a_non_root_user(image: Stage) -> None:
