@@ -110,7 +110,7 @@ class MockSession:
             else:
                 try:
                     self._main = MockHandle.connect(self.url, shared=bool(self.worker), tag=self.worker)
-                except ConnectionError as error:
+                except (ConnectionError, ImportError) as error:  # ImportError: httpx, from aiml-mock[pytest]
                     self._unreachable = f"{error}\n(from --aiml-mock-url or ${URL_ENV})"
                     pytest.fail(self._unreachable, pytrace=False)
         return self._main

@@ -6,9 +6,11 @@ an absent module does), so each case runs in seconds without building a venv.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,16 @@ def test_a_local_handle_needs_no_httpx_and_a_remote_one_names_the_pytest_extra()
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("a mock that is already running (MockHandle.connect) needs httpx, which the core install"
                              " of aiml-mock leaves out: pip install 'aiml-mock[pytest]'\n")
+
+
+def test_the_plugin_against_a_running_mock_without_httpx_fails_each_test_with_the_extra(tmp_path: Path) -> None:
+    (tmp_path / "test_user.py").write_text("def test_one(aiml_mock):\n    pass\n\n\n"
+                                           "def test_two(aiml_mock):\n    pass\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['httpx'] = None; import pytest; sys.exit(pytest.main())",
+         "-p", "aiml_mock.pytest_plugin", "-p", "no:cacheprovider", "--aiml-mock-url", "http://127.0.0.1:9"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert result.returncode == 1 and "2 errors" in result.stdout, result.stdout + result.stderr
+    assert result.stdout.count("pip install 'aiml-mock[pytest]'") >= 2
+    assert "_extras.py" not in result.stdout  # the message alone, not a traceback through the plugin
