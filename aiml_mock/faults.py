@@ -253,8 +253,15 @@ class Fault:
 
 
 def retry_headers(seconds: float) -> dict[str, str]:
-    """`retry-after` (whole seconds, as HTTP says) and `retry-after-ms` (exact; the openai SDKs read it first)."""
-    return {"retry-after": str(math.ceil(seconds)), "retry-after-ms": str(math.ceil(seconds * 1000))}
+    """`retry-after` in whole seconds (HTTP allows no fraction) and `retry-after-ms`, both rounded up.
+
+    Each says "wait at least this long", so rounding up keeps both true: 0.05 s is `retry-after: 1` (what
+    urllib3, curl and most clients read: they wait a whole second) and `retry-after-ms: 50` (what the openai
+    SDKs read first). Rounding down would tell the whole-second readers to retry at once, before the wait is
+    over. The float is first rounded to a microsecond, so 0.07 s is 70 ms, not 71 (0.07 * 1000 > 70).
+    """
+    whole, millis = math.ceil(round(seconds, 6)), math.ceil(round(seconds * 1000, 3))
+    return {"retry-after": str(whole), "retry-after-ms": str(millis)}
 
 
 # -- scripted rules --------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ ADMIN = "/__mock"
 SHARED_WINDOW = 100  # entries read at a shared remote mock's reset to find the highest id given so far
 # Request-line fields `assert_called` matches on the entry itself; every other name is a JSON body field.
 ENTRY_FIELDS = ("method", "path", "status")
+# What `assert_called` counts unless given `method=` or `path=`: generations, not image downloads or other routes.
+GENERATION = ("POST", "/v1/images/generations")
 
 
 def client_env(base_url: str, api_key: str) -> dict[str, str]:
@@ -257,13 +259,15 @@ class MockHandle:
     def assert_called(self, times: int | None = None, **match: Any) -> list[Entry]:
         """Assert that requests matching `match` were made: `times` exactly, or at least once (None).
 
-        `method`, `path` and `status` match the request line and the answer; any other name matches the JSON
-        body field of that name (`model`, `prompt`, `size`, `n`...). A value matches when equal, when a
-        callable returns true for it, or when a compiled regex finds it. Returns the matching requests.
+        It counts generation requests (`POST /v1/images/generations`, each retry one more), not the image
+        downloads or other routes the journal also holds, unless `method=` or `path=` is given: then every
+        request is matched against them. `status` matches the answer; any other name matches the JSON body
+        field of that name (`model`, `prompt`, `size`, `n`...). A value matches when equal, when a callable
+        returns true for it, or when a compiled regex finds it. Returns the matching requests.
         """
         __tracebackhide__ = True
         entries = self.requests
-        found = [entry for entry in entries if not _mismatches(entry, match)]
+        found = [entry for entry in entries if _counted(entry, match) and not _mismatches(entry, match)]
         if (times is None and found) or len(found) == times:
             return found
         raise AssertionError(_called_message(entries, found, times, match))
@@ -350,6 +354,11 @@ def _matches(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
+def _counted(entry: Entry, match: Mapping[str, Any]) -> bool:
+    """Whether `assert_called` looks at this request: every one with `method=`/`path=`, else generations."""
+    return "method" in match or "path" in match or (entry.method, entry.path) == GENERATION
+
+
 def _mismatches(entry: Entry, match: Mapping[str, Any]) -> list[str]:
     """How an entry differs from the match, one phrase per field (empty: it matches)."""
     differences = []
@@ -389,7 +398,8 @@ def summary(entry: Entry) -> str:
 
 def _called_message(entries: Sequence[Entry], found: Sequence[Entry], times: int | None,
                     match: Mapping[str, Any]) -> str:
-    wanted = "at least one request" if times is None else f"{times} request{'s' * (times != 1)}"
+    kind = "request" if "method" in match or "path" in match else "generation request"
+    wanted = f"at least one {kind}" if times is None else f"{times} {kind}{'s' * (times != 1)}"
     lines = [f"aiml-mock: expected {wanted} matching {_describe_match(match)}, got {len(found)}."]
     if not entries:
         lines.append("No request reached the mock in this test.")
@@ -398,6 +408,8 @@ def _called_message(entries: Sequence[Entry], found: Sequence[Entry], times: int
     for number, entry in enumerate(entries, 1):
         differences = _mismatches(entry, match)
         verdict = "matches" if not differences else "; ".join(differences)
+        if not _counted(entry, match):
+            verdict = "not a generation: not counted (pass path= or method= to count it)"
         lines.append(f"  {number}. {summary(entry)}")
         lines.append(f"     -> {verdict}")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from aiml_mock.faults import (
     parse_kinds,
     parse_latency,
     realistic_seconds,
+    retry_headers,
 )
 from aiml_mock.responses import ConnectionDropped
 from aiml_mock.validation import ImageRequest, validate_request
@@ -271,6 +272,15 @@ def test_a_rule_message_replaces_the_wording(make_client: Callable[..., TestClie
     client = make_client()
     client.app.state.mock.faults.add(FaultRule(status=503, message="Maintenance until 10:00"))  # type: ignore[attr-defined]
     assert client.post(GENERATE, json=BODY, headers=AUTH).json()["message"] == "Maintenance until 10:00"
+
+
+@pytest.mark.parametrize(("seconds", "whole", "millis"), [
+    (0.05, "1", "50"), (0.07, "1", "70"), (0.0, "0", "0"), (1.0, "1", "1000"), (1.2, "2", "1200"),
+    (0.0001, "1", "1"), (59.9994, "60", "60000"),
+])
+def test_retry_after_rounds_up_so_each_header_is_an_honest_at_least(seconds: float, whole: str, millis: str) -> None:
+    # A whole-second reader (urllib3, curl) told `0` would retry before the wait is over: round up, never down.
+    assert retry_headers(seconds) == {"retry-after": whole, "retry-after-ms": millis}
 
 
 def test_the_header_fault_and_its_retry_after(make_client: Callable[..., TestClient]) -> None:

@@ -168,7 +168,7 @@ def test_assert_called_failure_lists_each_request_and_how_it_differs(pytester: p
     result = pytester.runpytest_inprocess(*STRICT)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*aiml-mock: expected 1 request matching size='1024x1024', got 0.",
+        "*aiml-mock: expected 1 generation request matching size='1024x1024', got 0.",
         "*The 2 requests this test made:",
         "*1. POST /v1/images/generations -> 201  model='dall-e-2' prompt='a cat' size='256x256'",
         "*-> size is '256x256'",
@@ -188,7 +188,7 @@ def test_last_request_and_assert_called_without_requests_say_so(pytester: pytest
     result = pytester.runpytest_inprocess(*STRICT)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*no request reached the mock since the test started*",
-                                 "*expected at least one request matching model='dall-e-3', got 0.*",
+                                 "*expected at least one generation request matching model='dall-e-3', got 0.*",
                                  "*No request reached the mock in this test.*"])
 
 

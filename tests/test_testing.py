@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -79,3 +81,19 @@ def test_a_second_mock_for_socket_settings_takes_a_free_port_even_if_the_first_h
         port = probe.port
     with MockHandle.serve(Settings(port=port)) as handle, handle.configured(log_level="error") as other:
         assert handle.url.endswith(f":{port}") and other.url != handle.url
+
+
+def test_assert_called_counts_generations_not_image_downloads_unless_told_the_path() -> None:
+    with MockHandle.serve() as handle:
+        url = post(handle).json()["data"][0]["url"]
+        assert httpx.get(url, timeout=10).status_code == 200  # the download is in the journal too
+        assert httpx.get(f"{handle.base_url}/models", timeout=10).status_code == 200
+        handle.assert_called(times=1)  # the one generation, as `times=1` reads
+        handle.assert_called(times=1, status=200, path=re.compile("^/images/"))
+        handle.assert_called(times=3, method=lambda method: True)  # every request, with method= or path=
+        with pytest.raises(AssertionError) as caught:
+            handle.assert_called(times=2)
+    message = str(caught.value)
+    assert "expected 2 generation requests matching anything, got 1." in message
+    assert "2. GET /images/" in message
+    assert "-> not a generation: not counted (pass path= or method= to count it)" in message
