@@ -137,7 +137,7 @@ def _console_script() -> str:
 
 @pytest.fixture(scope="package")
 def served(offline: None) -> Iterator[Served]:
-    """One `aiml-mock serve --port 0 --api-key KEY` for the whole matrix (this package); its log goes to a temporary file."""
+    """One `aiml-mock serve --port 0 --api-key KEY` for the whole matrix (this package); its log to a temp file."""
     with tempfile.TemporaryFile("w+") as log, subprocess.Popen(
         [_console_script(), "serve", "--port", "0", "--api-key", KEY, "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "AIML_MOCK_API_KEYS": ""},

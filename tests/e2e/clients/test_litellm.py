@@ -98,6 +98,18 @@ def test_aiml_url(litellm: Any, mock: Served) -> None:
     assert mock.generations()[0].headers["user-agent"].startswith("litellm/")
 
 
+@cell(AIML, "b64_json", "for `openai/gpt-image-*` only; DALL·E gets a URL (it sends `output_format`)")
+def test_aiml_b64_json_for_gpt_image_but_not_dalle(litellm: Any, mock: Served) -> None:
+    image = via_aiml(litellm, mock, model="aiml/openai/gpt-image-1", response_format="b64_json").data[0]
+    assert base64.b64decode(image.b64_json).startswith(b"\x89PNG")  # OpenAI-shaped models: passed through
+    # For every other model `response_format` becomes `output_format`, which DALL·E does not define: the API
+    # ignores it and answers with a URL (never a 5xx), recording the field as a violation.
+    dalle = via_aiml(litellm, mock, response_format="b64_json").data[0]
+    assert dalle.url.startswith(f"{mock.url}/images/") and dalle.b64_json is None
+    sent = mock.generations()[-1]
+    assert sent.json["output_format"] == "b64_json" and [v.path for v in sent.violations] == ["$.output_format"]
+
+
 def test_aiml_sends_flux_shaped_fields_which_dalle_ignores(litellm: Any, mock: Served) -> None:
     # `size` and `n` become FLUX's `image_size` and `num_images`: DALL·E does not define them, so the real API
     # (and the mock) ignore them, and the journal records each as a violation.
