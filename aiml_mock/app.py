@@ -48,7 +48,7 @@ from aiml_mock.responses import (
 )
 from aiml_mock.settings import Settings
 from aiml_mock.state import AppState, MockState, build_state, state_of
-from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, in_task
+from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
@@ -314,7 +314,7 @@ class MockApp(Starlette):
         self.forwarded = middleware
 
     def runs_inline(self, scope: Scope) -> bool:
-        """Whether uvicorn's protocol may run this request inline (`transport`'s docstring): a generation taking
+        """Whether uvicorn's protocol may run this request inline (`_protocol`'s docstring): a generation taking
         the fast path, with a small declared body, that no configured fault or fault header will make wait."""
         if scope["path"] != IMAGE_PATH or scope["method"] != "POST" or scope.get("root_path"):
             return False
@@ -330,6 +330,8 @@ class MockApp(Starlette):
         return not state.settings.fault_headers or (_FAULT_HEADER not in headers and _LATENCY_HEADER not in headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
         if scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST":
             headers = scope.get(_HEADERS) or header_map(scope)
             if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):

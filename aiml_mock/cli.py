@@ -141,9 +141,9 @@ def _quiet_exit_server() -> Any:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from aiml_mock._protocol import choose, protocol_class
     from aiml_mock.app import create_app, settle_heap
     from aiml_mock.server import server_config
-    from aiml_mock.transport import protocol_class  # transport faults (drop, truncate) need the connection
 
     if settings.url_secret is None:
         settings = settings.replace(url_secret=secrets.token_urlsafe(32))
@@ -158,15 +158,18 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
+        protocol, warning = choose(settings.protocol, "fast")
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         _export(settings)
         config = uvicorn.Config("aiml_mock.app:create_app_from_env", factory=True, workers=settings.workers,
                                 log_level=settings.log_level, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, http=protocol_class())
+                                timeout_graceful_shutdown=1, http=protocol_class(protocol))
         Multiprocess(config, sockets=[sock]).run()
         return 0
     app = create_app(settings)
     settle_heap()
-    config = server_config(app, settings, timeout_graceful_shutdown=1)
+    config = server_config(app, settings, "fast", timeout_graceful_shutdown=1)  # fast where it can run
     _quiet_exit_server()(config).run(sockets=[sock])
     return 0
 

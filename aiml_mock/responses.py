@@ -1,9 +1,9 @@
 """Every answer the mock sends, in one module: request ids, `JSONAnswer` and the JSON and error answers built on it
 (used by the API handlers and the admin API alike), and the transport faults, done for real.
 
-An ASGI app cannot close its connection, and uvicorn answers 500 when an app returns without responding. So the
-server's protocol puts the connection's transport in each request's `scope["extensions"]`
-(`transport.transport_of`). With it:
+An ASGI app cannot close its connection, and uvicorn answers 500 when an app returns without responding. So both
+of the server's protocols (`--protocol stock|fast`) make the connection's transport reachable from each request's
+scope (`transport.transport_of`). With it:
 
 - `Dropped` closes the connection before any response (clients see "server disconnected");
 - `Stalled` holds the answer (bounded) and ends as soon as the client gives up; after the bound it

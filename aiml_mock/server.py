@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,17 +18,22 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from aiml_mock._protocol import choose, protocol_class
 from aiml_mock.app import MockApp, create_app
-from aiml_mock.settings import Settings
+from aiml_mock.settings import ProtocolName, Settings
 from aiml_mock.state import MockState, build_state
-from aiml_mock.transport import protocol_class
 
 
-def server_config(app: Starlette, settings: Settings, **options: Any) -> uvicorn.Config:
-    """uvicorn's config for one mock process: the mock's protocol (transport faults need the connection; one
-    write per answer), and `X-Forwarded-*` honoured by the app only for the requests that carry it."""
+def server_config(app: Starlette, settings: Settings, default_protocol: ProtocolName = "stock", **options: Any
+                  ) -> uvicorn.Config:
+    """uvicorn's config for one mock process: `settings.protocol` (else `default_protocol`; transport faults need
+    the connection, which both offer), and `X-Forwarded-*` honoured by the app only for the requests that carry
+    it. When `fast` cannot run with the installed uvicorn, `stock` runs, with one warning line."""
+    protocol, warning = choose(settings.protocol, default_protocol)
     config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="off",
-                            http=protocol_class(), proxy_headers=False, **options)
+                            http=protocol_class(protocol), proxy_headers=False, **options)
+    if warning:
+        logging.getLogger("uvicorn.error").warning(warning)
     if isinstance(app, MockApp):
         app.honour_forwarded_headers(config.forwarded_allow_ips)
     else:

@@ -1,31 +1,35 @@
-"""The mock's own HTTP protocol for uvicorn: the connection's transport in each request's scope, so the transport
-faults (`responses.Dropped`, `Truncated`, `Stalled`) act on the connection for real.
+"""The connection as the app sees it: what the server's protocol offers in each request's scope.
 
-The same protocol sends each response's head together with its first body bytes (`CoalescingCycle`): one
-write system call per answer instead of two. It also offers the app a scope extension, `send_whole`, that
-writes a complete response at once without the two ASGI messages; the mock's generation answers use it.
+Both protocols (`aiml_mock._protocol`: `stock`, uvicorn's own with one public-API extension, and `fast`, the
+mock's) make the connection's transport reachable from the request, so the transport faults
+(`responses.Dropped`, `Truncated`, `Stalled`) act on the connection for real:
 
-An app may also have requests run inline (`runs_inline(scope)`, asked when the headers are in): the protocol
-waits for the (small) body, then runs the app for all such requests of a loop turn one after another in one
-callback, where uvicorn makes a task for each. A request that must wait for something (a fault's delay, a
-render in a thread) goes on as a task from where it stopped; code that needs to be in a task from the start
-(anyio, `asyncio.timeout`) awaits `in_task()` first.
+- `fast` puts it in `scope["extensions"][TRANSPORT_KEY]` as it builds the scope;
+- `stock` registers each connection's transport under its two addresses when the connection is made
+  (`register`, from asyncio's `connection_made`), and the app looks it up by the scope's `server` and `client`
+  (ASGI's own fields) when the request comes in (`attach`), before anything (a proxy's `X-Forwarded-For`) can
+  change them.
+
+`fast` also offers `send_whole` (`SEND_WHOLE_KEY`: a complete response in one write) and inline runs: a request
+that needs to be in an asyncio task (anyio's threads, `asyncio.timeout`) awaits `in_task()` first.
+Nothing here imports uvicorn: in-process (Starlette's `TestClient`) there is no transport, and `transport_of`
+says so.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Generator
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from starlette.types import Scope
 
 TRANSPORT_KEY = "aiml_mock.transport"
 SEND_WHOLE_KEY = "aiml_mock.send_whole"  # scope extension: `send_whole(status, head, body) -> bool`
 INLINE_BODY_MAX = 64 * 1024  # bodies up to uvicorn's read high-water mark: reading never pauses while waiting
+
+Address = tuple[str, int]
+_connections: dict[tuple[Address, Address], asyncio.Transport] = {}  # (server, client) -> transport, `stock`
 
 
 class _ToTask:
@@ -38,338 +42,56 @@ class _ToTask:
             yield self
 
 
-_TO_TASK = _ToTask()
+TO_TASK = _ToTask()
 
 
 def in_task() -> Awaitable[None]:
     """Await before what needs the running task (anyio's threads, `asyncio.timeout`): an inline run goes on as
     a task from here; in a task already it costs one `current_task()` call."""
-    return _TO_TASK
-
-
-@types.coroutine
-def _continued(coro: Coroutine[Any, Any, None], yielded: Any) -> Generator[Any, Any, None]:
-    """The rest of an inline run, as a task's coroutine: `coro` stopped by yielding `yielded` (a future to wait
-    for, None for one loop turn, or the `in_task()` marker), and is resumed from there."""
-    value: Any = None
-    failed = False
-    try:
-        if yielded is not _TO_TASK:  # else the first step resumes `coro` at once, now in the task
-            value, failed = yield from _passed_on(yielded)
-        while True:
-            try:
-                yielded = coro.throw(value) if failed else coro.send(value)
-            except StopIteration:
-                return
-            value, failed = yield from _passed_on(yielded)
-    except GeneratorExit:
-        coro.close()
-        raise
-
-
-def _passed_on(yielded: Any) -> Generator[Any, Any, tuple[Any, bool]]:
-    """Yield to the task what `coro` yielded; what the task sends or throws back (a cancellation), for `coro`."""
-    try:
-        return (yield yielded), False
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        return exc, True
-
-
-class _InlineRuns:
-    """The requests to run inline at the next loop turn, for one server (one loop)."""
-
-    __slots__ = ("loop", "pending")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.pending: list[tuple[Any, Any, Any]] = []
-
-    def add(self, protocol: Any, cycle: Any, app: Any) -> None:
-        if not self.pending:
-            self.loop.call_soon(self.run)
-        self.pending.append((protocol, cycle, app))
-
-    def run(self) -> None:
-        pending, self.pending = self.pending, []
-        for protocol, cycle, app in pending:
-            protocol.run_inline(cycle, app)
-
-
-class _TransportExposing:
-    """Mixin for uvicorn's HTTP protocols: every request's scope carries its connection's transport."""
-
-    app: Callable[[Scope, Receive, Send], Awaitable[None]]
-
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
-        app = self.app
-
-        async def app_with_transport(scope: Scope, receive: Receive, send: Send) -> None:
-            extensions = scope.get("extensions")
-            if extensions is None:
-                extensions = scope["extensions"] = {}
-            extensions[TRANSPORT_KEY] = transport
-            await app(scope, receive, send)
-
-        self.app = app_with_transport
-
-
-class H11TransportProtocol(_TransportExposing, H11Protocol):  # type: ignore[misc]
-    """uvicorn's h11 protocol, exposing the transport."""
-
-
-_protocols: list[type[asyncio.Protocol]] = [H11TransportProtocol]
-try:
-    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
-    from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
-
-    class _Held:
-        """Stands in for the transport while uvicorn writes a response head: keeps the bytes instead."""
-
-        __slots__ = ("data", "transport")
-
-        def __init__(self, transport: asyncio.Transport) -> None:
-            self.transport, self.data = transport, b""
-
-        def write(self, data: bytes) -> None:
-            self.data += data
-
-        def is_closing(self) -> bool:
-            return self.transport.is_closing()
-
-        def close(self) -> None:
-            self.transport.close()
-
-    class _Prefixed(_Held):
-        """Stands in for the transport while uvicorn writes the first body bytes: sends the held head with them."""
-
-        __slots__ = ()
-
-        def write(self, data: bytes) -> None:
-            head, self.data = self.data, b""
-            self.transport.write(head + data if head else data)
-
-        def flush(self) -> None:
-            """Send the head if no body bytes took it (a HEAD request's answer has none)."""
-            if self.data and not self.transport.is_closing():
-                self.write(b"")
-
-        def close(self) -> None:
-            self.flush()
-            self.transport.close()
-
-    _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
-
-    def _default_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
-        """uvicorn's default headers (date, server) as header lines, joined once per list uvicorn makes (the date
-        changes once a second)."""
-        global _defaults
-        made_for, lines = _defaults
-        if made_for is not headers:
-            lines = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
-            _defaults = (headers, lines)
-        return lines
-
-    class CoalescingCycle(RequestResponseCycle):
-        """uvicorn's request-response cycle, sending a response's head with its first body bytes in one write.
-
-        uvicorn writes the head as soon as the app sends `http.response.start`: two write system calls per
-        answer, and on loopback each carries the receiving side's TCP work too. Joining them saves one.
-        uvicorn still builds and checks the head and does all the bookkeeping; only the moment of writing moves.
-        An app that sends the start and never a body (a crash between the two) sends no head: the client sees
-        the connection close, as it does when uvicorn answers such a crash.
-        """
-
-        _head: bytes | None = None
-
-        async def send(self, message: Any) -> None:
-            transport = self.transport
-            if message["type"] == "http.response.start" and not self.response_started:
-                self.transport = held = _Held(transport)  # type: ignore[assignment]
-                try:
-                    await super().send(message)
-                finally:
-                    self.transport = transport
-                self._head = held.data
-                return
-            head = self._head
-            if head is None:
-                await super().send(message)
-            else:
-                self._head = None
-                prefixed = _Prefixed(transport)
-                prefixed.data = head
-                self.transport = prefixed  # type: ignore[assignment]
-                try:
-                    await super().send(message)
-                finally:
-                    self.transport = transport
-                prefixed.flush()
-            if self.response_complete:
-                self._release()
-
-        def _release(self) -> None:
-            """Drop the scope's reference to this cycle once the answer is complete. The scope holds `send_whole`
-            (a method of the cycle) and the cycle holds the scope: left in place, that reference cycle keeps the
-            request's objects alive until the garbage collector finds them (its gen-1 and gen-2 pauses are the
-            tail of the latency), where without it they are freed the moment the request is done."""
-            extensions = self.scope.get("extensions")
-            if extensions is not None:
-                extensions.pop(SEND_WHOLE_KEY, None)
-
-        def send_whole(self, status: int, head: bytes, body: bytes) -> bool:
-            """Send a complete response in one write, without the two ASGI messages: `head` is its header lines
-            (`name: value\r\n` each, content-length among them), `body` all of it. False when it must go through
-            `send` instead (a response already started, writing paused by flow control, a HEAD request). The
-            headers are the app's own, made by code that only writes valid ones, so uvicorn's per-header checks
-            are not repeated; the rest is what `send` does."""
-            if self.disconnected:
-                return True  # as `send`: nothing to write to
-            if self.response_started or self.flow.write_paused or self.scope["method"] == "HEAD":
-                return False
-            self.response_started = self.response_complete = True
-            self.waiting_for_100_continue = False
-            if self.access_log:
-                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
-                                        get_path_with_query_string(self.scope), self.scope["http_version"], status)
-            content = [STATUS_LINE[status], _default_lines(self.default_headers), head]
-            if not self.keep_alive:
-                content.append(b"connection: close\r\n")
-            content += (b"\r\n", body)
-            self.transport.write(b"".join(content))
-            self.message_event.set()
-            if not self.keep_alive:
-                self.transport.close()
-            self.on_response()
-            self._release()
-            return True
-
-    class HttpToolsTransportProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope
-        (no wrapper around the app, one coroutine less per request than the mixin), and sending each response's
-        head and first body bytes in one write (`CoalescingCycle`)."""
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            extensions: dict[str, Any] = {TRANSPORT_KEY: self.transport}
-            self.scope["extensions"] = extensions
-
-        def on_headers_complete(self) -> None:
-            super().on_headers_complete()
-            cycle = self.cycle
-            if type(cycle) is RequestResponseCycle:  # it has not run yet: `send` is looked up when it does
-                cycle.__class__ = CoalescingCycle
-                self.scope["extensions"][SEND_WHOLE_KEY] = cycle.send_whole  # type: ignore[attr-defined]
-
-        # Inline runs (see the module docstring). `_waiting`: the request whose body is awaited before its run.
-        _waiting: tuple[Any, Any] | None = None
-        _runs: _InlineRuns | None = None
-
-        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-            """uvicorn's start of a request's app, which makes a task: here, inline when the app
-            says so (not when uvicorn is to give each request a fresh context: those get their task)."""
-            runs_inline = getattr(app, "runs_inline", None)
-            if (runs_inline is not None and not cycle.waiting_for_100_continue and not self.config.reset_contextvars
-                    and runs_inline(cycle.scope)):
-                if not cycle.more_body:
-                    self._inline_runs().add(self, cycle, app)
-                    return
-                if self._waiting is None:
-                    self._waiting = (cycle, app)
-                    return
-            super()._start_asgi_task(cycle, app)
-
-        def _inline_runs(self) -> _InlineRuns:
-            runs = self._runs
-            if runs is None:  # one per server, kept on uvicorn's server state (shared by its connections)
-                runs = getattr(self.server_state, "aiml_mock_inline", None)
-                if runs is None:
-                    runs = _InlineRuns(self.loop)
-                    self.server_state.aiml_mock_inline = runs  # type: ignore[attr-defined]
-                self._runs = runs
-            return runs
-
-        def on_message_complete(self) -> None:
-            super().on_message_complete()
-            waiting = self._waiting
-            if waiting is not None and waiting[0] is self.cycle:
-                self._waiting = None
-                self._inline_runs().add(self, *waiting)
-
-        def run_inline(self, cycle: Any, app: Any) -> None:
-            """Run the app for this request now; if it waits for something, it goes on as a task."""
-            coro = cycle.run_asgi(app)
-            try:
-                yielded = coro.send(None)
-            except StopIteration:
-                return
-            except Exception:  # run_asgi answers the app's own errors; this is uvicorn's, caught as a task would
-                logging.getLogger("uvicorn.error").exception("Exception in an inline run")
-                return
-            task = self.loop.create_task(_continued(coro, yielded))
-            task.add_done_callback(self.tasks.discard)
-            self.tasks.add(task)
-
-        # Keep-alive: uvicorn cancels its idle timer on every read and arms a new one after every answer, a timer
-        # made and destroyed per request. Here one timer is armed when the connection goes idle and, when it
-        # fires, closes the connection only if it has been idle for the whole timeout since; else it is armed
-        # again for the rest. The same timeout, one timer per idle period instead of one per request.
-        _idle_since: float | None = None  # when the last answer completed; None while a request is under way
-
-        def _unset_keepalive_if_required(self) -> None:
-            """Data arrived: the connection is busy (the timer, if armed, finds that out when it fires)."""
-            self._idle_since = None
-
-        def on_response_complete(self) -> None:
-            """uvicorn's, but for the keep-alive timer."""
-            self.server_state.total_requests += 1
-            if self.transport.is_closing():
-                return
-            self.flow.resume_reading()
-            if self.pipeline:
-                cycle, app = self.pipeline.pop()
-                self._start_asgi_task(cycle, app)
-                return
-            self._idle_since = self.loop.time()
-            if self.timeout_keep_alive_task is None:
-                self.timeout_keep_alive_task = self.loop.call_at(self._idle_since + self.timeout_keep_alive,
-                                                                 self._keep_alive_expired)
-
-        def _keep_alive_expired(self) -> None:
-            self.timeout_keep_alive_task = None
-            idle_since = self._idle_since
-            if idle_since is None:  # busy: the answer's completion arms the timer again
-                return
-            deadline = idle_since + self.timeout_keep_alive
-            if self.loop.time() < deadline:
-                self.timeout_keep_alive_task = self.loop.call_at(deadline, self._keep_alive_expired)
-            else:
-                self.timeout_keep_alive_handler()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            super().connection_lost(exc)
-            waiting, self._waiting = self._waiting, None
-            if waiting is not None:  # its body never came: the app sees the disconnect, as it would have
-                super()._start_asgi_task(*waiting)
-            if self.timeout_keep_alive_task is not None:
-                self.timeout_keep_alive_task.cancel()
-                self.timeout_keep_alive_task = None
-
-    _protocols.insert(0, HttpToolsTransportProtocol)
-except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])
-    pass
-
-
-def protocol_class() -> type[asyncio.Protocol]:
-    """The protocol to pass as `uvicorn.Config(http=...)`: httptools when installed (uvicorn's own choice)."""
-    return _protocols[0]
+    return TO_TASK
 
 
 def transport_of(scope: Scope) -> asyncio.Transport | None:
+    """The request's connection, or None in-process (no socket) or under a server that does not offer it."""
     extensions = scope.get("extensions") or {}
     transport: asyncio.Transport | None = extensions.get(TRANSPORT_KEY)
     return transport
 
 
+def _address(info: Any) -> Address | None:
+    """A socket address as ASGI's `server`/`client` give it: (host, port), for IPv4 and IPv6 alike."""
+    if isinstance(info, tuple | list) and len(info) >= 2:
+        return str(info[0]), int(info[1])
+    return None
+
+
+def register(transport: asyncio.Transport) -> tuple[Address, Address] | None:
+    """Remember a new connection's transport under its (server, client) addresses; the key to `unregister`
+    it with, or None when it has no such addresses (a Unix socket: no transport faults there)."""
+    server, client = _address(transport.get_extra_info("sockname")), _address(transport.get_extra_info("peername"))
+    if server is None or client is None:
+        return None
+    key = (server, client)
+    _connections[key] = transport
+    return key
+
+
+def unregister(key: tuple[Address, Address] | None) -> None:
+    if key is not None:
+        _connections.pop(key, None)
+
+
+def attach(scope: Scope) -> None:
+    """Put the request's registered transport in its scope, unless it has one already (`fast`) or none is
+    registered (in-process)."""
+    extensions = scope.get("extensions")
+    if extensions is not None and TRANSPORT_KEY in extensions:
+        return
+    server, client = scope.get("server"), scope.get("client")
+    if server is None or client is None or not _connections:
+        return
+    transport = _connections.get((_address(server), _address(client)))  # type: ignore[arg-type]
+    if transport is not None:
+        if extensions is None:
+            extensions = scope["extensions"] = {}
+        extensions[TRANSPORT_KEY] = transport

@@ -15,8 +15,10 @@ from starlette.testclient import TestClient
 
 from aiml_mock import MockServer, Settings, create_app
 from aiml_mock.contract import Contract
+from aiml_mock.settings import ProtocolName
 
 pytest_plugins = ["pytester"]
+PROTOCOLS: tuple[ProtocolName, ...] = ("stock", "fast")
 HTTP_LIBRARIES = ("httpx", "httpx2")  # httpx2: what the openai SDK 3.x is built on
 
 # Bounded for CI (the whole suite stays within minutes on 2 cores); `HYPOTHESIS_PROFILE=deep pytest` (or
@@ -104,6 +106,13 @@ def _http_cores_loaded() -> None:
 def pytester(_http_cores_loaded: None, pytester: pytest.Pytester) -> pytest.Pytester:
     """pytest's `pytester`, taken only once the HTTP cores are loaded (its sys.modules snapshot keeps them)."""
     return pytester
+
+
+@pytest.fixture(scope="session", params=PROTOCOLS)
+def protocol(request: pytest.FixtureRequest) -> ProtocolName:
+    """Each HTTP protocol a server can run (`--protocol`): a test over a real socket taking it runs under both."""
+    name: ProtocolName = request.param
+    return name
 
 
 @pytest.fixture(scope="session")

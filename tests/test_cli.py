@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aiml_mock.cli import build_parser, settings_from_args
+from aiml_mock.settings import ProtocolName
 
 
 @contextmanager
@@ -88,3 +89,15 @@ def test_settings_doc_lists_every_serve_flag() -> None:
              if option.startswith("--") and option != "--help" and not option.startswith("--no-")]
     missing = [flag for flag in flags if f"`{flag}" not in section]
     assert not missing, f"docs/settings.md's table lacks {missing}"
+
+
+def test_serve_answers_under_either_protocol(protocol: ProtocolName) -> None:
+    with serve("--protocol", protocol) as (_, url):
+        status, body = post(url, {"model": "dall-e-2", "prompt": "x"})
+    assert status == 201 and body["data"]
+
+
+def test_an_unknown_protocol_is_refused_naming_the_setting() -> None:
+    result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0"], capture_output=True,
+                            text=True, timeout=30, env={**os.environ, "AIML_MOCK_PROTOCOL": "slow"})
+    assert result.returncode == 2 and "protocol must be fast or stock" in result.stderr

@@ -1,4 +1,5 @@
-"""The package's shape: its modules import one another one way only (no cycle)."""
+"""The package's shape: its modules import one another one way only (no cycle), and uvicorn's internals are
+named in one private module."""
 
 from __future__ import annotations
 
@@ -58,3 +59,20 @@ def test_the_admin_api_and_the_handlers_share_state_and_answers_without_importin
     assert "aiml_mock.app" not in graph["aiml_mock.admin"]
     for module in ("aiml_mock.app", "aiml_mock.admin"):
         assert {"aiml_mock.state", "aiml_mock.responses"} <= graph[module], module
+
+
+# uvicorn's public surface: the server and its config, the proxy-headers middleware, the worker supervisor that
+# `uvicorn --workers` runs. Its protocols (`uvicorn.protocols`), whose private methods `fast` overrides, are
+# named by `_protocol.py` alone.
+UVICORN_PUBLIC = ("uvicorn", "uvicorn.middleware.proxy_headers", "uvicorn.supervisors")
+
+
+def test_only_the_private_protocol_module_names_uvicorn_s_internals() -> None:
+    naming = set()
+    for name, path in module_files().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module else [
+                alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if any(module.startswith("uvicorn") and module not in UVICORN_PUBLIC for module in modules):
+                naming.add(name)
+    assert naming == {"aiml_mock._protocol"}

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from uvicorn.server import ServerState
 
+from aiml_mock._protocol import protocol_class
 from aiml_mock.app import create_app
 from aiml_mock.server import server_config
-from aiml_mock.settings import Settings
-from aiml_mock.transport import SEND_WHOLE_KEY, TRANSPORT_KEY, protocol_class
+from aiml_mock.settings import ProtocolName, Settings
+from aiml_mock.transport import SEND_WHOLE_KEY, TRANSPORT_KEY
 
 KEY = b"Bearer sk-test"
 
@@ -44,12 +45,15 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-def connect(app: Any = None, keep_alive: float = 5.0) -> tuple[Any, RecordingTransport]:
-    """One connection of the protocol `aiml-mock serve` uses (uvicorn's idle timeout: `keep_alive` seconds)."""
-    config = server_config(app or create_app(Settings()), Settings(log_level="error"), timeout_keep_alive=keep_alive)
+def connect(app: Any = None, keep_alive: float = 5.0, protocol_name: ProtocolName = "fast"
+            ) -> tuple[Any, RecordingTransport]:
+    """One connection of a protocol (`fast`, unless told: the one `aiml-mock serve` uses; uvicorn's idle timeout:
+    `keep_alive` seconds)."""
+    settings = Settings(log_level="error", protocol=protocol_name)
+    config = server_config(app or create_app(Settings()), settings, timeout_keep_alive=keep_alive)
     state = ServerState()
     state.default_headers = [(b"date", b"Wed, 25 Nov 2026 10:00:00 GMT"), (b"server", b"uvicorn")]  # as uvicorn sets
-    protocol: Any = protocol_class()(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
+    protocol: Any = protocol_class(protocol_name)(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
     transport = RecordingTransport()
     protocol.connection_made(transport)
     return protocol, transport
@@ -63,20 +67,69 @@ async def answered(protocol: Any) -> None:
         await asyncio.sleep(0.005)
 
 
-async def exchange(*requests: bytes, app: Any = None) -> RecordingTransport:
-    """Feed raw requests to one connection of the protocol `aiml-mock serve` uses; return what it wrote."""
-    protocol, transport = connect(app)
+async def exchange(*requests: bytes, app: Any = None, protocol_name: ProtocolName = "fast") -> RecordingTransport:
+    """Feed raw requests to one connection of a protocol (`aiml-mock serve`'s unless told); return what it wrote."""
+    protocol, transport = connect(app, protocol_name=protocol_name)
     for request in requests:
         protocol.data_received(request)
     await answered(protocol)
     return transport
 
 
-def generation(prompt: bytes = b"a fox", close: bool = False) -> bytes:
+def generation(prompt: bytes = b"a fox", close: bool = False, extra: bytes = b"") -> bytes:
     body = b'{"model":"dall-e-2","prompt":"%s"}' % prompt
     connection = b"Connection: close\r\n" if close else b""
-    return (b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n"
-            b"Content-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s" % (KEY, connection, len(body), body))
+    return (b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n%s"
+            b"Content-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s"
+            % (KEY, extra, connection, len(body), body))
+
+
+# -- what both protocols do (`--protocol stock|fast`) --------------------------------------------------
+
+
+def test_each_protocol_answers_pipelined_requests_and_keeps_the_connection(protocol: ProtocolName) -> None:
+    transport = asyncio.run(exchange(generation(b"first") + generation(b"second"), protocol_name=protocol))
+    sent = b"".join(transport.writes)
+    assert sent.count(b"HTTP/1.1 201 Created\r\n") == 2 and sent.count(b'{"created":') == 2
+    assert not transport.closed
+
+
+def test_each_protocol_closes_after_the_answer_when_asked_to(protocol: ProtocolName) -> None:
+    transport = asyncio.run(exchange(generation(close=True), protocol_name=protocol))
+    assert b"".join(transport.writes).startswith(b"HTTP/1.1 201 ") and transport.closed
+
+
+def test_each_protocol_lets_a_drop_fault_close_the_connection_unanswered(protocol: ProtocolName) -> None:
+    app = create_app(Settings())
+
+    async def scenario() -> RecordingTransport:
+        protocol_object, transport = connect(app, protocol_name=protocol)
+        protocol_object.data_received(generation(extra=b"X-Mock-Fault: drop\r\n"))
+        while not transport.closed:
+            await asyncio.sleep(0.005)
+        protocol_object.connection_lost(None)  # what the loop reports once the socket is closed
+        await answered(protocol_object)
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.writes == [] and app.state.mock.journal.entries()[0].status == 0
+
+
+def test_each_protocol_lets_a_truncate_fault_cut_the_body_and_close(protocol: ProtocolName) -> None:
+    async def scenario() -> RecordingTransport:
+        protocol_object, transport = connect(protocol_name=protocol)
+        protocol_object.data_received(generation(extra=b"X-Mock-Fault: truncate\r\n"))
+        while not transport.closed:
+            await asyncio.sleep(0.005)
+        protocol_object.connection_lost(None)
+        return transport
+
+    head, _, body = b"".join(asyncio.run(scenario()).writes).partition(b"\r\n\r\n")
+    promised = int(next(line for line in head.split(b"\r\n") if line.startswith(b"content-length:")).split(b":")[1])
+    assert head.startswith(b"HTTP/1.1 201 ") and 0 < len(body) < promised
+
+
+# -- what `fast` does ------------------------------------------------------------------------------------
 
 
 def test_an_answer_leaves_in_one_write_head_and_body_together() -> None:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer
+from aiml_mock.settings import ProtocolName
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "node" / "generate-image.js"
@@ -54,9 +55,9 @@ def test_node_example_generates_an_image_from_the_mock(live_server: MockServer) 
 
 
 @pytest.mark.skipif(NODE is None, reason="`node` is not installed: the Node example cannot run")
-def test_node_example_reports_the_mocks_refusal() -> None:
+def test_node_example_reports_the_mocks_refusal(protocol: ProtocolName) -> None:
     assert NODE is not None
-    with MockServer(api_keys=("sk-only-this",)) as strict:
+    with MockServer(protocol=protocol, api_keys=("sk-only-this",)) as strict:
         env = {**os.environ, "AIML_API_URL": strict.base_url}
         run = subprocess.run([NODE, EXAMPLE.name], cwd=EXAMPLE.parent, env=env, capture_output=True, text=True,
                              timeout=60)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer
+from aiml_mock.settings import ProtocolName
 from tests.conftest import PROMPT
 
 openai = pytest.importorskip("openai", reason="the e2e suite needs the openai SDK (pip install -e '.[test]')")
@@ -63,8 +64,8 @@ def test_bad_request_raises_bad_request_error_with_the_body(live_server: MockSer
     assert isinstance(caught.value.body, dict) and '"n"' in caught.value.body["message"]
 
 
-def test_openai_dialect_fills_the_exception_fields() -> None:
-    with MockServer(error_style="openai", api_keys=("sk-right",)) as server:
+def test_openai_dialect_fills_the_exception_fields(protocol: ProtocolName) -> None:
+    with MockServer(protocol=protocol, error_style="openai", api_keys=("sk-right",)) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
         with pytest.raises(openai.AuthenticationError) as auth:
             client.images.generate(model="dall-e-3", prompt="x")
@@ -75,8 +76,8 @@ def test_openai_dialect_fills_the_exception_fields() -> None:
         assert bad.value.code == "invalid_size" and bad.value.param == "size"
 
 
-def test_wrong_key_raises_authentication_error() -> None:
-    with MockServer(api_keys=("sk-right",)) as server:
+def test_wrong_key_raises_authentication_error(protocol: ProtocolName) -> None:
+    with MockServer(protocol=protocol, api_keys=("sk-right",)) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError) as caught:
             client.images.generate(model="dall-e-2", prompt="x")

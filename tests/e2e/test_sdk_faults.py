@@ -16,6 +16,7 @@ import pytest
 from aiml_mock import MockServer
 from aiml_mock.faults import FaultRule
 from aiml_mock.journal import Entry
+from aiml_mock.settings import ProtocolName
 from tests.conftest import PROMPT
 from tests.test_cli import serve
 
@@ -25,8 +26,8 @@ FAST = 0.01  # seconds of retry-after: the SDK honours it instead of its own 0.5
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
-    with MockServer(fault_retry_after=FAST) as running:
+def server(protocol: ProtocolName) -> Iterator[MockServer]:
+    with MockServer(protocol=protocol, fault_retry_after=FAST) as running:
         yield running
 
 
@@ -72,8 +73,8 @@ def test_429_raises_rate_limit_error_once_retries_are_exhausted(server: MockServ
     assert len(attempts(server)) == 3  # the first try and max_retries=2
 
 
-def test_an_injected_429_waits_one_second_by_default() -> None:
-    with MockServer() as server:
+def test_an_injected_429_waits_one_second_by_default(protocol: ProtocolName) -> None:
+    with MockServer(protocol=protocol) as server:
         server.state.faults.add(FaultRule(status=429))
         response = httpx.post(f"{server.base_url}/images/generations", json={"model": "dall-e-2", "prompt": "x"},
                               headers={"Authorization": "Bearer k"})
@@ -188,8 +189,8 @@ def test_the_server_keeps_serving_while_a_request_is_held(server: MockServer) ->
 # -- content policy and rate limits ----------------------------------------------------------------
 
 
-def test_content_policy_raises_bad_request_with_its_code() -> None:
-    with MockServer(error_style="openai") as server:
+def test_content_policy_raises_bad_request_with_its_code(protocol: ProtocolName) -> None:
+    with MockServer(protocol=protocol, error_style="openai") as server:
         with pytest.raises(openai.BadRequestError) as caught:
             client(server).images.generate(model="dall-e-3", prompt="an NSFW poster")
         assert caught.value.code == "content_policy_violation" and caught.value.type == "invalid_request_error"
@@ -202,8 +203,8 @@ def test_content_policy_in_the_aimlapi_dialect(server: MockServer) -> None:
     assert "safety system" in caught.value.body["message"] and caught.value.code is None  # type: ignore[index]
 
 
-def test_the_rate_limit_raises_rate_limit_error_with_its_headers() -> None:
-    with MockServer(rate_limit="2/min") as server:
+def test_the_rate_limit_raises_rate_limit_error_with_its_headers(protocol: ProtocolName) -> None:
+    with MockServer(protocol=protocol, rate_limit="2/min") as server:
         sdk = client(server, retries=0)
         for _ in range(2):
             sdk.images.generate(model="dall-e-2", prompt="x", size="256x256")
@@ -228,8 +229,8 @@ def test_a_rule_added_through_the_admin_api_reaches_the_sdk(server: MockServer) 
     assert [item["status"] for item in journal["requests"]] == [201, 503, 503]
 
 
-def test_aiml_mock_serve_drops_connections_for_real() -> None:
-    with serve("--fault-rate", "1", "--fault-kinds", "drop") as (_, url):
+def test_aiml_mock_serve_drops_connections_for_real(protocol: ProtocolName) -> None:
+    with serve("--protocol", protocol, "--fault-rate", "1", "--fault-kinds", "drop") as (_, url):
         sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
         with pytest.raises(openai.APIConnectionError) as caught:
             sdk.images.generate(model="dall-e-2", prompt="x")
