@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,7 +49,7 @@ from aiml_mock.responses import (
 )
 from aiml_mock.settings import Settings
 from aiml_mock.state import AppState, MockState, build_state, state_of
-from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task
+from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
@@ -332,20 +333,37 @@ class MockApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
-        if scope["type"] == "http" and scope["path"] == IMAGE_PATH and scope["method"] == "POST":
-            headers = scope.get(_HEADERS) or header_map(scope)
-            if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
-                if await self._forward(scope, receive, send):
+            if scope["path"] == IMAGE_PATH and scope["method"] == "POST":
+                headers = scope.get(_HEADERS) or header_map(scope)
+                if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
+                    if await self._forward(scope, receive, send):
+                        return
+                if b"origin" not in headers and not scope.get("root_path"):
+                    scope["app"] = self
+                    await serve_generation(scope, receive, send, headers)
                     return
-            if b"origin" not in headers and not scope.get("root_path"):
-                scope["app"] = self
-                await serve_generation(scope, receive, send, headers)
-                return
-        elif self.forwarded is not None and scope["type"] in ("http", "websocket") and any(
+        if self.forwarded is not None and scope["type"] in ("http", "websocket") and any(
                 name in _FORWARDED for name, _ in scope["headers"]):
             if await self._forward(scope, receive, send):
                 return
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http" and transport_of(scope) is not None:
+            await self.on_connection(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def on_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The stack, for a request on a real connection. A bug of ours has been answered with the 500 in the
+        dialect by then (`server_error`, from Starlette's `ServerErrorMiddleware`, which re-raises it for the
+        server to log): here its traceback is logged once and the connection kept, where uvicorn would log it and
+        close the connection under the client's next request. Half an answer sent, the exception goes on: uvicorn
+        closes the connection, the only honest end of it. In-process, every exception goes on to the test client."""
+        watched = _Watched(send)
+        try:
+            await super().__call__(scope, receive, watched)
+        except Exception as error:
+            if not watched.complete:
+                raise
+            log_bug(error)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Through uvicorn's proxy-headers middleware, which calls this app again; False when it already has."""
@@ -361,13 +379,14 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
                            ) -> None:
     """`create_image` without the stack around it, doing inline what its layers do: the journal entry (as
     `RecordingMiddleware`), `Vary: Origin` (as the CORS layer, for a request without Origin) and, for a bug,
-    the 500 in the dialect before the exception goes on to the server (as Starlette's `ServerErrorMiddleware`).
+    the 500 in the dialect (as Starlette's `ServerErrorMiddleware`), then what `MockApp.on_connection` does.
 
     Those layers wrapped each message in three more coroutines: a quarter of a `url` answer's cost.
     tests/test_fast_path.py holds both paths to the same answers and journal entries.
     """
     exchange = open_exchange(scope)
-    started = False
+    started = complete = False
+    watched: _Watched | None = None
     try:
         response = await create_image(scope, receive, headers)
         if type(response) is JSONAnswer:  # the common case, sent without wrappers
@@ -382,21 +401,22 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
                 await send({"type": "http.response.start", "status": status,
                             "headers": [*response.raw_headers, VARY_ORIGIN]})
                 await send({"type": "http.response.body", "body": body})
+            complete = True
         else:  # faults: stalled, dropped, truncated... answers
-
-            async def tracked(message: Message) -> None:
-                nonlocal started
-                started = started or message["type"] == "http.response.start"
-                await send(message)
-
-            await response(scope, receive, VaryOrigin(exchange.watch(tracked) if exchange else tracked))
-    except Exception:
+            watched = _Watched(send)
+            await response(scope, receive, VaryOrigin(exchange.watch(watched) if exchange else watched))
+    except Exception as error:
         if exchange is not None:
             exchange.failed()
             exchange.finish()
+        if watched is not None:
+            started, complete = watched.started, watched.complete
         if not started:
             await error_response(ApiError(500), Request(scope, receive))(scope, receive, send)
-        raise
+            complete = True
+        if not (complete and transport_of(scope) is not None):
+            raise
+        log_bug(error)
     except BaseException:
         if exchange is not None:
             exchange.failed()
@@ -404,6 +424,29 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
     finally:
         if exchange is not None:
             exchange.finish()
+
+
+class _Watched:
+    """An ASGI `send`, noting how far the answer has gone: whether a bug can still be answered, or was."""
+
+    __slots__ = ("complete", "send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = self.complete = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.started = True
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
+        await self.send(message)
+
+
+def log_bug(error: Exception) -> None:
+    """A bug's traceback, in the server's log as uvicorn words it (the one time it is logged)."""
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=error)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

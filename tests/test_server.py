@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import urllib.request
+from typing import Any
 
 import pytest
 
-from aiml_mock import MockServer
+from aiml_mock import ApiError, MockServer
+from aiml_mock.errors import error_body
 from aiml_mock.settings import ProtocolName
 
 
@@ -70,3 +74,64 @@ def test_forwarded_headers_from_an_untrusted_host_are_ignored(monkeypatch: pytes
     with MockServer(protocol=protocol) as server:
         assert _image_url(server, **{"X-Forwarded-Proto": "https"}).startswith("http://127.0.0.1:")
 
+
+class UvicornErrors(logging.Handler):
+    """The records of uvicorn's error log (MockServer configures it to not propagate to pytest's capture)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+GENERATION = json.dumps({"model": "dall-e-2", "prompt": "a fox"})
+
+
+@pytest.mark.parametrize("origin", [None, "http://app.test"], ids=["fast path", "middleware stack"])
+def test_a_bug_answers_the_documented_500_and_the_same_connection_serves_the_next_request(
+        protocol: ProtocolName, origin: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: a bug of ours gets the 500 in the dialect, its traceback in the log once, and the connection
+    kept alive (a generation without an Origin takes the fast path, one with an Origin the middleware stack)."""
+    import aiml_mock.app
+
+    real = aiml_mock.app.success_body
+    calls: list[int] = []
+
+    def broken_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the core")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aiml_mock.app, "success_body", broken_once)
+    headers = {"Authorization": "Bearer sk-test", "Content-Type": "application/json"}
+    if origin:
+        headers["Origin"] = origin
+    errors = UvicornErrors()
+    with MockServer(protocol=protocol) as server:
+        logger = logging.getLogger("uvicorn.error")
+        logger.addHandler(errors)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            connection.request("POST", "/v1/images/generations", GENERATION, headers)
+            failed = connection.getresponse()
+            body = json.loads(failed.read())
+            sock = connection.sock
+            connection.request("POST", "/v1/images/generations", GENERATION, headers)
+            after = connection.getresponse()
+            after.read()
+            assert connection.sock is sock  # the same connection: http.client reopens only a closed one
+        finally:
+            connection.close()
+            logger.removeHandler(errors)
+        entries = server.state.journal.entries()
+    assert failed.status == 500 and failed.getheader("connection") != "close"
+    request_id = failed.getheader("x-request-id")
+    documented = error_body(ApiError(500), "aimlapi", request_id, "/v1/images/generations")
+    assert body.pop("timestamp") and documented.pop("timestamp") and body == documented
+    assert after.status == 201 and after.getheader("x-request-id") != request_id
+    tracebacks = [record for record in errors.records if record.exc_info]
+    assert len(tracebacks) == 1 and "a bug in the core" in str(tracebacks[0].exc_info[1])  # type: ignore[index]
+    assert [entry.status for entry in entries] == [201, 500]
