@@ -368,9 +368,12 @@ def test_an_inline_generation_that_must_wait_goes_on_as_a_task() -> None:
     assert app.state.mock.journal.entries()[0].fault == "delay"
 
 
-def test_an_inline_generation_with_a_slow_render_renders_in_a_thread() -> None:
-    body = b'{"model":"blackforestlabs/flux-2","prompt":"a lighthouse","output_format":"webp",' \
-           b'"image_size":{"width":2048,"height":2048},"response_format":"b64_json"}'
+def test_an_inline_generation_with_a_slow_render_renders_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No model answers base64 in a slow format at 2048x2048 or more (FLUX answers URLs only): a WebP of 1024x1024
+    # counts as slow here, so that the generation's render takes the thread.
+    monkeypatch.setattr("aiml_mock.app.BIG", 1024 * 1024)
+    body = b'{"model":"openai/gpt-image-1","prompt":"a lighthouse","output_format":"webp","size":"1024x1024",' \
+           b'"response_format":"b64_json"}'
     request = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (KEY, len(body), body))
 
@@ -384,7 +387,7 @@ def test_an_inline_generation_with_a_slow_render_renders_in_a_thread() -> None:
 
     made, sent = asyncio.run(scenario())
     head, _, answer = sent.partition(b"\r\n\r\n")
-    assert made == 1 and head.startswith(b"HTTP/1.1 200 ")  # flux-2 answers 200
+    assert made == 1 and head.startswith(b"HTTP/1.1 200 ")  # gpt-image-1 answers 200
     import base64
     import json
     image = base64.b64decode(json.loads(answer)["data"][0]["b64_json"])
