@@ -17,7 +17,18 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
 from aiml_mock import images
-from aiml_mock.images import CONTENT_TYPES, ImageCache, ImageSpec, _flat, _fonts, _jpeg, _layout, _text, render_image
+from aiml_mock.images import (
+    CONTENT_TYPES,
+    ImageCache,
+    ImageSpec,
+    _band,
+    _flat,
+    _fonts,
+    _jpeg,
+    _layout,
+    _text,
+    render_image,
+)
 
 PROMPT = "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses."
 FORMATS = ("png", "jpeg", "webp")
@@ -136,9 +147,9 @@ SCALED = [
 @pytest.mark.parametrize(("width", "height"), SCALED)
 def test_big_pngs_hold_exactly_the_drawn_image(width: int, height: int) -> None:
     spec = make_spec(PROMPT * 4, width=width, height=height, index=width % 3)
-    plan = _layout._plan(spec)
+    plan = _band._plan(spec)
     assert plan.scale in (2, 4)
-    drawn = _layout._unscaled(plan)  # the text scaled up with Pillow, as JPEG and WebP get it
+    drawn = _band._unscaled(plan)  # the text scaled up with Pillow, as JPEG and WebP get it
     assert drawn.band is not None
     edge = _flat._row_run(width, plan.border, True).row
     side = _flat._row_run(width, plan.border, False).row
@@ -237,7 +248,7 @@ def test_stitched_jpeg_looks_like_the_png(width: int, height: int) -> None:
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 1024), (1000, 1003), (16, 1752), (96, 700), (1, 300)])
 def test_stitched_jpeg_decodes_exactly_like_a_whole_image_encode(width: int, height: int) -> None:
-    plan = _layout._plan(make_spec(PROMPT * 4, width=width, height=height, fmt="jpeg"))
+    plan = _band._plan(make_spec(PROMPT * 4, width=width, height=height, fmt="jpeg"))
     stitched = decode(_jpeg._jpeg(plan))
     whole = decode(_jpeg._encode_jpeg(_jpeg._rows(plan, 0, height), restart=True))
     assert ImageChops.difference(stitched, whole).getbbox() is None

@@ -32,8 +32,8 @@ Why it is fast (Pillow's plain ``Image.new("RGB").save("PNG")`` costs 10-40 ms a
 from __future__ import annotations
 
 from aiml_mock.images import _jpeg, _png, _webp  # the modules: a function of the same name would shadow them
+from aiml_mock.images._band import _plan, _unscaled
 from aiml_mock.images._cache import ImageCache
-from aiml_mock.images._layout import _plan, _unscaled
 from aiml_mock.images._spec import CONTENT_TYPES, MAX_SIDE, ImageFormat, ImageSpec
 
 __all__ = ["CONTENT_TYPES", "ImageCache", "ImageFormat", "ImageSpec", "MAX_SIDE", "render_image"]

@@ -11,9 +11,9 @@ from typing import Any, Final
 
 from PIL import _imaging as _pil_core  # Pillow's C module: its raw encoder packs a mask without an Image
 
+from aiml_mock.images._band import _Plan
 from aiml_mock.images._bits import _Bits, _canonical
 from aiml_mock.images._flat import _ADLER_MOD, _Piece, _row_run
-from aiml_mock.images._layout import _Plan
 from aiml_mock.images._spec import _BITS, _LEVELS
 
 # PNG of a scaled text band: a deflate block in which every code is whole bytes, written by bytes.translate.

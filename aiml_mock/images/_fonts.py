@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageFont
 
 from aiml_mock.images._spec import _LEVELS
 
@@ -82,14 +81,24 @@ _ELLIPSIS: Final = chr(_SLOTS[0x2026]) if 0x2026 in _SLOTS else "..."
 _QUANTIZE: Final = [(v * (_LEVELS - 1) + 127) // 255 for v in range(256)]
 
 
+_Glyph = tuple[int, str, int, int, int, int, int]  # slot, character, advance, left, top, right, bottom
+
+
 @dataclass(frozen=True, slots=True)
 class _Font:
-    """A bitmap font at one pixel size: glyph masks hold palette indices (0 = none .. 3 = full ink) directly."""
+    """Aileron at one pixel size: advances, line metrics and each glyph's box, from public FreeType calls only.
 
-    core: Any  # PIL ImagingFont: getmask(text, mode) -> ImagingCore, getsize(text) -> (w, h)
+    A line of text is drawn as every renderer draws it: glyphs placed one by one at whole-pixel advances (no
+    kerning), each glyph's box pasted over what is there, in a mask ``width(text)`` wide and ``mask_height``
+    high whose row 0 lies ``-top`` px above the baseline; values are palette indices (0 = none .. 3 = ink).
+    """
+
+    size: int
     advances: bytes  # advance width per byte slot, as a bytes.translate table
     line_height: int  # distance between baselines
-    mask_height: int  # height of every mask from core.getmask
+    mask_height: int  # height of every line's mask
+    top: int  # the highest point of any glyph (or the ascent), relative to the baseline (negative: above it)
+    glyphs: tuple[_Glyph, ...]  # every drawable slot, in slot order
 
     def width(self, text: str) -> int:
         """Advance width of already-sanitised text."""
@@ -97,12 +106,19 @@ class _Font:
 
 
 @lru_cache(maxsize=len(_FONT_SIZES))
-def _font(size: int) -> _Font:
-    """Render every drawable glyph of Aileron at ``size`` px once into an atlas and wrap it as a bitmap font."""
+def _freetype(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's built-in Aileron at ``size`` px."""
     ft = ImageFont.load_default(size)
     assert isinstance(ft, ImageFont.FreeTypeFont)
+    return ft
+
+
+@lru_cache(maxsize=len(_FONT_SIZES))
+def _font(size: int) -> _Font:
+    """Measure every drawable glyph of Aileron at ``size`` px once."""
+    ft = _freetype(size)
     ascent, descent = ft.getmetrics()
-    glyphs: list[tuple[int, str, int, int, int, int, int]] = []
+    glyphs: list[_Glyph] = []
     for cp, slot in sorted(_SLOTS.items(), key=lambda item: item[1]):
         ch = chr(cp)
         left, top, right, bottom = (int(v) for v in ft.getbbox(ch, anchor="ls"))
@@ -111,25 +127,11 @@ def _font(size: int) -> _Font:
         glyphs.append((slot, ch, round(ft.getlength(ch)), left, top, right, bottom))
     top_all = min([-ascent, *(g[4] for g in glyphs)])
     bottom_all = max([descent, *(g[6] for g in glyphs)])
-    atlas = Image.new("L", (sum(g[5] - g[3] + 1 for g in glyphs) + 1, bottom_all - top_all + 1))
-    draw = ImageDraw.Draw(atlas)
-    metrics = bytearray(256 * 20)
-    struct.pack_into(">10h", metrics, 0, 0, 0, 0, top_all, 0, bottom_all, 0, 0, 0, 0)  # fixes the mask height
     advances = [0] * 256
-    x = 1
-    for slot, ch, advance, left, top, right, bottom in glyphs:
-        advances[slot] = advance
-        if right > left:
-            draw.text((x - left, -top_all), ch, font=ft, fill=255, anchor="ls")
-            src = (x, top - top_all, x + right - left, bottom - top_all)
-            x += right - left + 1
-        else:
-            src = (0, 0, 0, 0)
-        struct.pack_into(">10h", metrics, slot * 20, advance, 0, left, top, right, bottom, *src)
-    bitmap = ImageFont.ImageFont()  # a PIL bitmap font read from memory: header, 256 glyph metrics, atlas
-    bitmap._load_pilfont_data(io.BytesIO(b"PILfont\n\nDATA\n" + metrics), atlas.point(_QUANTIZE))
+    for glyph in glyphs:
+        advances[glyph[0]] = glyph[2]
     mask_height = bottom_all - top_all
-    return _Font(bitmap.font, bytes(advances), mask_height + max(1, size // 5), mask_height)
+    return _Font(size, bytes(advances), mask_height + max(1, size // 5), mask_height, top_all, tuple(glyphs))
 
 
 def _snap_font_size(px: float) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from PIL import Image
 
-from aiml_mock.images._layout import _Plan
+from aiml_mock.images._band import _Plan
 from aiml_mock.images._spec import _BORDER, _LEAD
 
 # JPEG: baseline, one restart interval per 16-row MCU row. Pillow encodes the MCU rows holding text or border;

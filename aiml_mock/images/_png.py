@@ -6,9 +6,9 @@ import struct
 import zlib
 from typing import Final
 
+from aiml_mock.images._band import _Plan
 from aiml_mock.images._deflate import _band_pieces
 from aiml_mock.images._flat import _adler_combine, _Piece, _raw_deflate, _row_run, _RowRun
-from aiml_mock.images._layout import _Plan
 from aiml_mock.images._spec import _BITS, _PACK
 
 _DEFLATE_END: Final = b"\x03\x00"  # an empty final block with fixed Huffman codes

@@ -7,9 +7,9 @@ import struct
 from functools import lru_cache
 from typing import Final
 
+from aiml_mock.images._band import _Plan
 from aiml_mock.images._bits import _Bits, _canonical
 from aiml_mock.images._flat import _row_run
-from aiml_mock.images._layout import _Plan
 from aiml_mock.images._spec import _LEAD, _LEVELS, _PACK
 
 # WebP: a hand-written lossless (VP8L) stream. Pillow's encoder takes 5-25 ms at 1024x1024 and ~10 bytes per
