@@ -20,13 +20,13 @@ AUTH = {"Authorization": "Bearer sk-test"}
 def render_threads(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
     """Width of each image rendered -> the thread it was rendered on."""
     seen: dict[int, int] = {}
-    real = images_module.render_image
+    real = images_module._render.render_image
 
     def recorded(spec: Any) -> bytes:
         seen[spec.width] = threading.get_ident()
         return real(spec)
 
-    monkeypatch.setattr(images_module, "render_image", recorded)
+    monkeypatch.setattr(images_module._render, "render_image", recorded)  # what the cache calls
     return seen
 
 

@@ -353,13 +353,13 @@ def test_render_refuses_formats_it_cannot_write() -> None:
 
 def count_renders(monkeypatch: pytest.MonkeyPatch) -> list[ImageSpec]:
     calls: list[ImageSpec] = []
-    real: Callable[[ImageSpec], bytes] = images.render_image
+    real: Callable[[ImageSpec], bytes] = images._render.render_image
 
     def counting(spec: ImageSpec) -> bytes:
         calls.append(spec)
         return real(spec)
 
-    monkeypatch.setattr(images, "render_image", counting)
+    monkeypatch.setattr(images._render, "render_image", counting)  # what the cache calls
     return calls
 
 

@@ -5,7 +5,22 @@
 what fits, a caption (model, size, label, image number, "aiml-mock placeholder") and a thin border.
 The same spec always gives the same bytes, so :class:`ImageCache` can keep results by spec.
 
-Why it is fast (Pillow's plain ``Image.new("RGB").save("PNG")`` costs 10-40 ms at 1024x1024):
+Two renderers draw the same picture (same colours, layout, glyphs: the same pixels; JPEG at the same settings):
+
+* ``fast`` (the default): hand-written encoders over glyph masks from Pillow's *private* API (a bitmap font
+  loaded with ``ImageFont.ImageFont._load_pilfont_data``, ``ImagingCore`` methods, ``PIL._imaging``'s raw
+  encoder), confined to ``_band.py`` and ``_deflate.py``. 10-200x faster than plain Pillow (bench/bench_render.py).
+* ``plain`` (``_plain.py``): Pillow's public API only (``Image.new``, ``ImageDraw``, ``ImageFont``,
+  ``Image.save``), whole images; the tests' oracle for the fast encoders.
+
+The choice is made once, at import: the environment variable ``AIML_MOCK_RENDERER`` is ``auto`` (default),
+``fast`` or ``plain``. ``auto`` runs a self-check of the fast path (one line of glyphs and the text band of one
+40x24 image against plain Pillow, a few ms) and falls back to ``plain``, with one warning on the
+``aiml_mock.images`` logger, when Pillow's private API is missing or behaves otherwise; ``fast`` raises
+``ImportError`` instead of falling back; ``plain`` skips the fast path altogether. :data:`RENDERER` names the
+renderer serving this process.
+
+Why the fast renderer is fast (Pillow's plain ``Image.new("RGB").save("PNG")`` costs 10-40 ms at 1024x1024):
 
 * Text is drawn with an in-memory Pillow *bitmap* font built once per size from Pillow's built-in Aileron
   font; pasting pre-rendered glyphs costs ~20 us a line where FreeType costs ~800 us.
@@ -31,33 +46,8 @@ Why it is fast (Pillow's plain ``Image.new("RGB").save("PNG")`` costs 10-40 ms a
 
 from __future__ import annotations
 
-from aiml_mock.images import _jpeg, _png, _webp  # the modules: a function of the same name would shadow them
-from aiml_mock.images._band import _plan, _unscaled
 from aiml_mock.images._cache import ImageCache
+from aiml_mock.images._render import RENDERER, render_image
 from aiml_mock.images._spec import CONTENT_TYPES, MAX_SIDE, ImageFormat, ImageSpec
 
-__all__ = ["CONTENT_TYPES", "ImageCache", "ImageFormat", "ImageSpec", "MAX_SIDE", "render_image"]
-
-
-def render_image(spec: ImageSpec) -> bytes:
-    """Render ``spec`` to the bytes of an image file; pure, so the same spec always gives the same bytes.
-
-    Medians on a 2-core VM with a 300-character prompt (bench/bench_render.py, which interleaves formats, so a
-    PNG follows a JPEG's and a WebP's cache use; this VM's speed drifts ~1.7x): PNG 0.4-0.9 ms at every size
-    up to 8192x8192, 4096x4096 the slowest (after the biggest JPEG and WebP), ~1.2 ms while other processes
-    load the VM; WebP 0.6-1.2 ms up to 1792x1024, ~2.5 ms at 2048x2048, ~9 ms at 4096x4096; JPEG 1.1-3 ms up
-    to 1792x1024, ~6-7 ms at 2048x2048, ~15-18 ms at 4096x4096. No full-size image is ever built: memory is
-    O(width x text band) (the PNG of scaled text never draws it at full size), under 15 MB at 8192x8192. The
-    first render at a new size in a process also builds that size's font atlases (~7 ms each, then cached),
-    its flat rows' deflate data (~2-9 ms per width) and, for scaled text, its deflate codes (~1-2 ms a width).
-    CPU-bound and synchronous: from asyncio, call it (or :meth:`ImageCache.get`) in a thread for big sizes.
-    Raises ``ValueError`` for a format other than png, jpeg, webp.
-    """
-    if spec.fmt not in CONTENT_TYPES:
-        raise ValueError(f"cannot render format {spec.fmt!r}; supported: {', '.join(CONTENT_TYPES)}")
-    plan = _plan(spec)
-    if spec.fmt == "png":
-        return _png._png(plan)
-    if spec.fmt == "jpeg":
-        return _jpeg._jpeg(_unscaled(plan))
-    return _webp._webp(_unscaled(plan))
+__all__ = ["CONTENT_TYPES", "RENDERER", "ImageCache", "ImageFormat", "ImageSpec", "MAX_SIDE", "render_image"]

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from typing import Final
 
-import aiml_mock.images as _images  # renders through the package's public name, so patching it is seen
+from aiml_mock.images import _render  # the module, so patching its render_image is seen
 from aiml_mock.images._spec import ImageSpec
 
 _ENTRY_OVERHEAD: Final = 256  # rough bytes per entry for the key, the ordered-dict node and object headers
@@ -79,7 +79,7 @@ class ImageCache:
         cached = self._lookup(spec)
         if isinstance(cached, bytes):
             return cached
-        data = _images.render_image(spec)
+        data = _render.render_image(spec)
         self._store(spec, spec, data)
         return data
 

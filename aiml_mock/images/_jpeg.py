@@ -10,12 +10,11 @@ from typing import Any, Final
 from PIL import Image
 
 from aiml_mock.images._band import _Plan
-from aiml_mock.images._spec import _BORDER, _LEAD
+from aiml_mock.images._spec import _BORDER, _JPEG_QUALITY, _LEAD
 
 # JPEG: baseline, one restart interval per 16-row MCU row. Pillow encodes the MCU rows holding text or border;
 # the flat MCU row is encoded once and repeated; the intervals are joined with renumbered RST markers.
 
-_JPEG_QUALITY: Final = 70
 _MCU: Final = 16  # MCU height with 4:2:0 chroma subsampling
 _RST: Final = re.compile(rb"\xff[\xd0-\xd7]")
 

@@ -65,3 +65,4 @@ _PACK: Final = f"L;{_BITS}"  # Pillow raw mode that packs "L" values 0..3 like P
 _LEAD: Final = 8 // _BITS  # leading zero pixels per band row: they pack into the PNG filter byte (0 = None)
 _LEVELS: Final = 1 << _BITS  # palette entries: 0 = background, last = text, in between = anti-aliasing blends
 _BORDER: Final = 1  # palette index of the border (a soft blend toward the text colour)
+_JPEG_QUALITY: Final = 70  # both renderers encode JPEG baseline at this quality, 4:2:0
