@@ -2,9 +2,11 @@
 
 For each size and format it prints the median first render of unique prompts (nothing is cached but the
 per-width flat-row data and the font atlases, built by one warm-up render whose time is shown as "warm-up"),
-the median cached ``ImageCache.get``, the output size, and how many times faster the first render is than the
-baseline ``Image.new("RGB", size, colour).save(buffer, "PNG")``. Renders and baseline runs are interleaved, so
-the ratio holds even when the machine's speed drifts during the run.
+the median cached ``ImageCache.get``, the output size, and how many times faster the first render is than two
+baselines: ``Image.new("RGB", size, colour).save(buffer, "PNG")``, and the plain reference renderer (the same
+picture drawn and saved with Pillow's public API only, what serves when Pillow's private API is unavailable)
+in the same format. Renders and baseline runs are interleaved, so the ratios hold even when the machine's speed
+drifts during the run.
 
     /work/venv/bin/python bench/bench_render.py [--reps N] [--prompt-chars N] [--sizes 256x256,8192x8192]
 """
@@ -29,7 +31,7 @@ if str(ROOT) not in sys.path:
 import PIL  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from aiml_mock.images import ImageCache, ImageFormat, ImageSpec, render_image  # noqa: E402
+from aiml_mock.images import RENDERER, ImageCache, ImageFormat, ImageSpec, _plain, render_image  # noqa: E402
 
 # The DALL-E sizes, then "resolution" sizes the catalogue serves: 1.5K and 2K 16:9, 2K, 4K and 4K 16:9.
 SIZES = [
@@ -100,8 +102,10 @@ def bench_size(prompts: Prompts, width: int, height: int, reps: int) -> None:
     warm_up = {fmt: elapsed_ms(functools.partial(render_image, prompts.spec(width, height, fmt))) for fmt in FORMATS}
     first: dict[ImageFormat, list[float]] = {fmt: [] for fmt in FORMATS}
     sizes: dict[ImageFormat, list[int]] = {fmt: [] for fmt in FORMATS}
+    plain: dict[ImageFormat, list[float]] = {fmt: [] for fmt in FORMATS}
     baseline: list[float] = []
     baseline_every = max(1, reps // max(3, reps // 5))
+    plain_every = max(1, reps // 3) if width * height > 2_100_000 else baseline_every  # it takes up to seconds
     for rep in range(reps):
         for fmt in FORMATS:
             spec = prompts.spec(width, height, fmt)
@@ -109,6 +113,8 @@ def bench_size(prompts: Prompts, width: int, height: int, reps: int) -> None:
             data = render_image(spec)
             first[fmt].append((time.perf_counter_ns() - start) / 1e6)
             sizes[fmt].append(len(data))
+            if rep % plain_every == 0:
+                plain[fmt].append(elapsed_ms(functools.partial(_plain.render, prompts.spec(width, height, fmt))))
         if rep % baseline_every == 0:
             baseline.append(elapsed_ms(functools.partial(baseline_png, width, height)))
     base = statistics.median(baseline)
@@ -117,10 +123,10 @@ def bench_size(prompts: Prompts, width: int, height: int, reps: int) -> None:
         spec = prompts.spec(width, height, fmt)
         cache.get(spec)
         cached = statistics.median(elapsed_ms(functools.partial(cache.get, spec)) for _ in range(1000))
-        render = statistics.median(first[fmt])
+        render, reference = statistics.median(first[fmt]), statistics.median(plain[fmt])
         print(
             f"{width:>5}x{height:<4} {fmt:>4} {render:9.3f} {cached * 1000:9.2f} {statistics.median(sizes[fmt]):9.0f} "
-            f"{base:11.2f} {base / render:8.1f} {warm_up[fmt]:10.2f}"
+            f"{base:11.2f} {base / render:8.1f} {reference:8.1f} {reference / render:7.1f} {warm_up[fmt]:10.2f}"
         )
 
 
@@ -132,12 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     prompts = Prompts(args.prompt_chars)
     print(
-        f"Python {platform.python_version()}, Pillow {PIL.__version__}, {platform.machine()}, "
+        f"Python {platform.python_version()}, Pillow {PIL.__version__}, {platform.machine()}, renderer {RENDERER}, "
         f"prompt {args.prompt_chars} chars; medians; first = unique prompt, nothing cached"
     )
     print(
         f"{'size':>10} {'fmt':>4} {'first ms':>9} {'cached us':>9} {'bytes':>9} {'baseline ms':>11} "
-        f"{'x faster':>8} {'warm-up ms':>10}"
+        f"{'x faster':>8} {'plain ms':>8} {'x plain':>7} {'warm-up ms':>10}"
     )
     for width, height in args.sizes:
         bench_size(prompts, width, height, reps_for(width, height, args.reps))
