@@ -137,7 +137,13 @@ async def clear_requests(request: Request) -> Response:
     journal = state_of(request).journal
     count = len(journal)
     journal.clear()
+    state_of(request).ledger.clear()  # the spend goes with the requests it was booked for
     return json_response(200, {"cleared": count})
+
+
+async def usage(request: Request) -> Response:
+    """What the answered requests would have cost on the real API: in all, per key, per model, per test."""
+    return json_response(200, state_of(request).ledger.usage())
 
 
 async def list_images(request: Request) -> Response:
@@ -168,6 +174,7 @@ async def index(request: Request) -> Response:
 _ENDPOINTS = (
     ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"),
     ("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/images"), ("DELETE", "/images"), ("POST", "/reset"),
+    ("GET", "/usage"),
 )
 
 
@@ -187,4 +194,5 @@ def admin_routes() -> list[Route]:
         route("/images", list_images, "GET"),
         route("/images", clear_images, "DELETE"),
         route("/reset", reset, "POST"),
+        route("/usage", usage, "GET"),
     ]

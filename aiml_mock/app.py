@@ -29,9 +29,10 @@ from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
-from aiml_mock.errors import ApiError
+from aiml_mock.errors import ApiError, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
-from aiml_mock.generation import CONTENT_TYPES, image_bytes, success_body
+from aiml_mock.generation import CONTENT_TYPES, image_bytes, plan_for, success_body
+from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
@@ -165,23 +166,27 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
                 early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
                 if early is not None:
                     return early
+        cost = state.prices.cost(image_request.model, image_request.params, image_request.count, image_request.prompt)
+        if not state.ledger.charge(key, image_request.model, cost, _text(headers.get(_TEST_HEADER))):
+            raise out_of_credits_error(state.contract.error_style)
         now = time.time()
         base_url = base_url_for(scope, headers, settings)
+        plan = plan_for(state.contract, image_request.model)
         if image_request.response_format == "b64_json" and renders_slowly(image_request.fmt, image_request.width,
                                                                           image_request.height):
             build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
-                                      signer=state.signer, base_url=base_url)
+                                      signer=state.signer, base_url=base_url, plan=plan, cost=cost)
             await in_task()  # anyio's threads need the running task
             payload = await anyio.to_thread.run_sync(build)
         else:
             payload = success_body(image_request, seed=settings.seed, now=now, cache=state.cache,
-                                   signer=state.signer, base_url=base_url)
+                                   signer=state.signer, base_url=base_url, plan=plan, cost=cost)
     except ApiError as error:
         exchange.note_error(error, body, state.contract)
         if limits:
             error.headers.update(limits)
         return error_response(error, Request(scope, receive), request_id, started)
-    exchange.note_payload(payload, image_request)
+    exchange.note_payload(payload, image_request, cost)
     state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl, entry_id=exchange.id)
     response = JSONAnswer(orjson.dumps(payload), state.contract.success_status(image_request.model), request_id,
                           started, limits)
@@ -191,6 +196,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
 
 
 _FAULT_HEADER, _LATENCY_HEADER = FAULT_HEADER.lower().encode(), LATENCY_HEADER.lower().encode()
+_TEST_HEADER = TEST_HEADER.lower().encode()
 
 
 def pick_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, image_request: ImageRequest, key: str

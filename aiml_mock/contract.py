@@ -341,6 +341,8 @@ class Contract:
         self.default_model: str | None = self._default_model()
         self._responses: dict[tuple[str, str, int], Any] = {}
         self.request_shapes: dict[Any, Any] = {}  # `validation`'s cache of valid bodies but for their prompt
+        self.response_plans: dict[str, Any] = {}  # `generation`'s cache of how each model's body is filled
+        self._model_responses: dict[str, Any] = {}
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -442,6 +444,25 @@ class Contract:
     def success_status(self, model_id: str) -> int:
         return self.models[model_id].success_status
 
+    def response_schema(self, model_id: str) -> Mapping[str, Any]:
+        """The model's own success body schema (`ImagesResponse`'s `x-model-responses`), dereferenced."""
+        schemas = self.document["components"]["schemas"]
+        ref = schemas["ImagesResponse"].get("x-model-responses", {}).get(model_id)
+        if ref is None:
+            raise KeyError(f"the contract gives {model_id!r} no response schema")
+        found: Mapping[str, Any] = _deref({"$ref": ref}, self.document)
+        return found
+
+    def _model_response_violations(self, model_id: str, body: Any) -> list[Violation]:
+        validator = self._model_responses.get(model_id)
+        if validator is None:
+            validator = self._model_responses[model_id] = _validator(self.response_schema(model_id))
+        if validator.is_valid(body):
+            return []
+        found = _collect(validator, self.response_schema(model_id), body)
+        return [Violation(v.path, v.rule, v.value, f"{v.message} ({model_id}'s response schema)", v.expected)
+                for v in found]
+
     def validate_response(
         self, method: str, path: str, status: int, headers: Mapping[str, str], body: Any, model_id: str | None = None
     ) -> list[Violation]:
@@ -471,6 +492,8 @@ class Contract:
         media = lowered.get("content-type", "").split(";")[0].strip()
         if content and media not in content:
             found.append(Violation("headers.content-type", "content", media, f"content type {media!r} not documented"))
+        elif media == "application/json" and status // 100 == 2 and path == IMAGE_PATH and model_id in self.models:
+            found.extend(self._model_response_violations(model_id, body))  # each model answers its own shape
         elif media == "application/json":
             found.extend(self._body_violations(method, path, status, content[media]["schema"], body))
         return found

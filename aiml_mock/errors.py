@@ -217,6 +217,15 @@ def validation_error(violations: Sequence[Violation], model: str | None, limit: 
     )
 
 
+def out_of_credits_error(style: ErrorStyle) -> ApiError:
+    """The answer to a request its key's balance cannot pay (the mock's `--budget-usd`): the AI/ML API's 403
+    "You've run out of credits...", or, in OpenAI's dialect, its 429 `insufficient_quota` (a quota, not a rate)."""
+    if style == "openai":
+        message, kind, code = OPENAI_DEFAULTS[403]
+        return ApiError(429, AIML_MESSAGES[403], code=code, type=kind, openai_message=message)
+    return ApiError(403, code="insufficient_quota", type="insufficient_quota")
+
+
 def unknown_model_error(message: str, model: Any) -> ApiError:
     return ApiError(
         400,

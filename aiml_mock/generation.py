@@ -11,12 +11,15 @@ import base64
 import functools
 import hashlib
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
 
 from aiml_mock.behaviours import caption_label, revised_prompt
+from aiml_mock.contract import Contract
 from aiml_mock.images import ImageCache, ImageSpec
+from aiml_mock.pricing import FREE, Cost
 from aiml_mock.urls import UrlSigner, file_names
 from aiml_mock.validation import ImageRequest
 
@@ -73,19 +76,172 @@ def image_b64(spec: ImageSpec, cache: ImageCache) -> str:
     return base64.b64encode(image_bytes(spec, cache)).decode("ascii")
 
 
+# -- the success body, in the shape the model's response schema gives (`x-mock-fill` says what goes where) -------
+
+ItemPlan = tuple[tuple[str, str, bool], ...]  # (field, fill, shown as null when it has no value)
+Plan = tuple[tuple[str, str, Any], ...]  # (field, fill, an item plan, usage fields or a literal)
+
+
+def response_plan(schema: Mapping[str, Any]) -> Plan:
+    """What to put in each field of a model's success body, read once from its (dereferenced) response schema."""
+    plan: list[tuple[str, str, Any]] = []
+    for name, prop in schema.get("properties", {}).items():
+        fill = prop.get("x-mock-fill", "literal")
+        if fill in ("images", "data"):
+            items = prop["items"]["properties"]
+            extra: Any = tuple((field, sub["x-mock-fill"], bool(sub.get("x-mock-shown-null")))
+                               for field, sub in items.items())
+        elif fill == "meta":
+            extra = tuple(prop["properties"]["usage"]["properties"])
+        elif fill in ("openai_usage", "timings"):
+            extra = tuple(prop.get("properties", ()))
+        else:
+            extra = prop.get("x-mock-value")
+        plan.append((name, fill, extra))
+    return tuple(plan)
+
+
+def _items(plan: ItemPlan, request: ImageRequest, delivered: list[str], names: list[str], revised: str | None,
+           b64: bool) -> list[dict[str, Any]]:
+    """One `images` or `data` item per image, with the plan's fields."""
+    out: list[dict[str, Any]] = []
+    for index, value in enumerate(delivered):
+        item: dict[str, Any] = {}
+        for field, fill, shown_null in plan:
+            if fill == "url":
+                if not b64:
+                    item[field] = value
+                elif shown_null:
+                    item[field] = None
+            elif fill == "b64_json":
+                if b64:
+                    item[field] = value
+                elif shown_null:
+                    item[field] = None
+            elif fill == "revised_prompt":
+                item[field] = revised if revised is not None else None if shown_null else ""
+            else:
+                item[field] = _item_value(fill, request, names[index])
+        out.append(item)
+    return out
+
+
+def _item_value(fill: str, request: ImageRequest, name: str) -> Any:
+    if fill == "width":
+        return request.width
+    if fill == "height":
+        return request.height
+    if fill == "content_type":
+        return CONTENT_TYPES[request.fmt]
+    if fill == "file_name":
+        return name
+    if fill == "prompt":
+        return request.prompt
+    if fill == "size":
+        return f"{request.width}x{request.height}"
+    if fill == "request_id":
+        return f"rsid-{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
+    if fill == "false":
+        return False
+    return None  # "null": what the mock cannot know without rendering (file_size of a url answer)
+
+
+def _value(fill: str, extra: Any, request: ImageRequest, seed: int, now: float, cost: Cost) -> Any:
+    """A top-level field other than the images."""
+    if fill == "meta":
+        usage: dict[str, Any] = {}
+        for name in extra:
+            usage[name] = round(cost.usd, 7) if name == "usd_spent" else cost.credits
+        return {"usage": usage}
+    if fill == "created":
+        return int(now)
+    if fill == "created_ms":
+        return int(now * 1000)
+    if fill == "seed":
+        chosen = request.params.get("seed")
+        if type(chosen) is int and chosen >= 0:
+            return chosen
+        return int.from_bytes(prompt_digest(request, seed)[:4], "big")
+    if fill == "timings":
+        timings: dict[str, float] = {}
+        for name in extra:
+            timings[name] = 0.0  # the mock's generation time, next to nothing
+        return timings
+    if fill == "nsfw":
+        return [False] * request.count
+    if fill == "prompt":
+        return request.prompt
+    if fill == "count":
+        return request.count
+    if fill == "model":
+        return request.model
+    if fill == "generation_id":
+        return f"gen-{int(now)}-{prompt_digest(request, seed).hex()[:12]}"
+    if fill == "echo":
+        return None  # set by `_echo`, which knows the field's name
+    if fill == "openai_usage":
+        return _openai_usage(extra, cost)
+    return extra  # "literal"
+
+
+def _openai_usage(names: tuple[str, ...], cost: Cost) -> dict[str, Any]:
+    """OpenAI's `usage`: output tokens from the price table, input tokens estimated from the prompt."""
+    text, out = cost.input_tokens or 0, cost.output_tokens or 0
+    usage: dict[str, Any] = {"input_tokens": text, "input_tokens_details": {"image_tokens": 0, "text_tokens": text},
+                             "output_tokens": out, "total_tokens": text + out}
+    aliases = {"prompt_tokens": text, "completion_tokens": out}
+    for name in names:
+        if name not in usage:
+            usage[name] = aliases.get(name, 0)
+    return usage
+
+
+def _echo(name: str, request: ImageRequest) -> Any:
+    """A request field answered back (gpt-image's `background`, `output_format`, `quality`, `size`)."""
+    value = request.params.get(name)
+    if name == "background":
+        return "opaque" if value in (None, "auto") else value
+    if name == "size":
+        return value if isinstance(value, str) else f"{request.width}x{request.height}"
+    if name == "output_format":
+        return request.fmt
+    return value if value is not None else ""
+
+
 def success_body(
-    request: ImageRequest, *, seed: int, now: float, cache: ImageCache, signer: UrlSigner, base_url: str
+    request: ImageRequest, *, seed: int, now: float, cache: ImageCache, signer: UrlSigner, base_url: str,
+    plan: Plan, cost: Cost = FREE,
 ) -> dict[str, Any]:
-    """`{"created": ..., "data": [...]}` as the real API answers it."""
+    """The model's documented success body: `plan` (`response_plan` of its response schema) says which fields.
+
+    `url` answers sign one URL per image (rendering nothing); `b64_json` answers render through the cache.
+    """
     revised = revised_prompt(request, seed)
-    data: list[dict[str, str]] = []
-    if request.response_format == "b64_json":
+    names = image_names(request, seed)
+    b64 = request.response_format == "b64_json"
+    delivered: list[str] = []
+    if b64:
         for spec in image_specs(request, seed):
-            encoded = image_b64(spec, cache)
-            data.append({"b64_json": encoded} if revised is None else {"revised_prompt": revised, "b64_json": encoded})
+            delivered.append(image_b64(spec, cache))
     else:
         prefix = f"{base_url}/images/"
-        for name in image_names(request, seed):  # loops: 3.11 makes a function object per comprehension run
-            url = f"{prefix}{name}?{signer.query(name, now)}"
-            data.append({"url": url} if revised is None else {"revised_prompt": revised, "url": url})
-    return {"created": int(now), "data": data}
+        for name in names:  # loops: 3.11 makes a function object per comprehension run
+            delivered.append(f"{prefix}{name}?{signer.query(name, now)}")
+    body: dict[str, Any] = {}
+    for name, fill, extra in plan:
+        if fill == "data" or fill == "images":
+            body[name] = _items(extra, request, delivered, names, revised, b64)
+        elif fill == "echo":
+            body[name] = _echo(name, request)
+        else:
+            body[name] = _value(fill, extra, request, seed, now, cost)
+    return body
+
+
+
+def plan_for(contract: Contract, model: str) -> Plan:
+    """The model's plan, made from the contract's response schema once and kept on the contract."""
+    plan = contract.response_plans.get(model)
+    if plan is None:
+        plan = contract.response_plans[model] = response_plan(contract.response_schema(model))
+    return plan

@@ -27,6 +27,7 @@ import orjson
 from aiml_mock.auth import redact
 from aiml_mock.contract import Violation
 from aiml_mock.errors import ApiError
+from aiml_mock.pricing import Cost
 from aiml_mock.validation import ImageRequest, parse_json
 
 BODY_CAP = 16 * 1024  # bytes of a request or response body kept in full
@@ -140,6 +141,7 @@ class Entry:
     key: str | None
     duration_ms: float
     fault: str | None = None
+    cost: Cost | None = None  # what the real API would have billed for it (answered generations only)
 
     @property
     def valid(self) -> bool:
@@ -151,6 +153,8 @@ class Entry:
             "headers": dict(self.headers), "json": self.json, "status": self.status, "response": self.response,
             "violations": [violation.to_dict() for violation in self.violations], "valid": self.valid,
             "model": self.model, "key": self.key, "duration_ms": round(self.duration_ms, 3), "fault": self.fault,
+            "cost": None if self.cost is None else {"credits": self.cost.credits, "usd": round(self.cost.usd, 7),
+                                                    "images": self.cost.images},
         }
 
     @classmethod
@@ -165,12 +169,18 @@ class Entry:
             query=data.get("query", ""), headers=RedactedHeaders(dict(data.get("headers") or {})),
             json=data.get("json"), status=int(data["status"]), response=data.get("response"),
             violations=violations, model=data.get("model"), key=data.get("key"),
-            duration_ms=float(data.get("duration_ms", 0.0)), fault=data.get("fault"),
+            duration_ms=float(data.get("duration_ms", 0.0)), fault=data.get("fault"), cost=_cost_of(data.get("cost")),
         )
 
 
+def _cost_of(data: Any) -> Cost | None:
+    if not isinstance(data, Mapping):
+        return None
+    return Cost(int(data.get("credits", 0)), float(data.get("usd", 0.0)), int(data.get("images", 0)))
+
+
 # What the recording middleware stores (`Journal.record_raw`): `(blob, size, violations, model, fault, json,
-# response)`. `blob` is one bytes object: `RAW_HEAD` (id, time, duration_ms, status, flags, the size of a
+# response, cost)`. `blob` is one bytes object: `RAW_HEAD` (id, time, duration_ms, status, flags, the size of a
 # response over the cap, the method's and the path's lengths in characters, then the byte lengths of the
 # parts) followed by the parts: the query string, `scrub_headers()` bytes, the request body as received
 # (when `RAW_JSON`: parsed when read, with the app's own `parse_json`), the JSON response as sent (when
@@ -181,7 +191,7 @@ class Entry:
 # entry is the tuple, the blob and the size, where the old form held dozens of small objects (the request
 # line, the parsed body and its strings, numbers), each freed cold `capacity` requests later. `size` is at
 # index 1, as in the `(Entry, size)` pairs `record` keeps; the Entry is built when it is read.
-RawEntry = tuple[bytes, int, tuple[Violation, ...], str | None, str | None, Any, Any]
+RawEntry = tuple[bytes, int, tuple[Violation, ...], str | None, str | None, Any, Any, Cost | None]
 RAW_HEAD = struct.Struct("<qddqBqQQQQQQ")
 RAW_JSON, RAW_RESPONSE, RAW_RESPONSE_OVER, RAW_NO_KEY = 1, 2, 4, 8
 
@@ -189,7 +199,7 @@ RAW_JSON, RAW_RESPONSE, RAW_RESPONSE_OVER, RAW_NO_KEY = 1, 2, 4, 8
 def _entry_of(item: tuple[Entry, int] | RawEntry) -> Entry:
     if isinstance(item[0], Entry):
         return item[0]
-    blob, _, violations, model, fault, json_side, response_side = item
+    blob, _, violations, model, fault, json_side, response_side, cost = item
     entry_id, started, duration, status, flags, over, method_chars, path_chars, *lengths = RAW_HEAD.unpack_from(blob)
     parts: list[bytes] = []
     offset = RAW_HEAD.size
@@ -206,7 +216,7 @@ def _entry_of(item: tuple[Entry, int] | RawEntry) -> Entry:
         response_side = _over_the_cap(over)
     return Entry(entry_id, started, text[:method_chars], text[method_chars:path_end], query.decode("latin-1"),
                  RedactedHeaders(headers), json, status, response_side, violations, model,
-                 None if flags & RAW_NO_KEY else text[path_end:], duration, fault)
+                 None if flags & RAW_NO_KEY else text[path_end:], duration, fault, cost)
 
 
 def _parse_kept(body: bytes) -> Any:
@@ -342,18 +352,23 @@ def elide_images(payload: Any) -> tuple[Any, int]:
     The original payload is left alone (the client is being sent it); a shallow copy is made only when
     there is something to elide.
     """
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, list) or not any(isinstance(item, dict) and "b64_json" in item for item in data):
+    if not isinstance(payload, dict):
         return payload, 0
     removed = 0
-    items: list[Any] = []
-    for item in data:
-        encoded = item.get("b64_json") if isinstance(item, dict) else None
-        if isinstance(encoded, str):
-            removed += len(encoded)
-            item = {**item, "b64_json": f"<{len(encoded)} base64 characters elided>"}
-        items.append(item)
-    return {**payload, "data": items}, removed
+    out = payload
+    for name in ("data", "images"):  # `images`: the fal-style answers some models give beside `data`
+        data = payload.get(name)
+        if not isinstance(data, list) or not any(isinstance(item, dict) and "b64_json" in item for item in data):
+            continue
+        items: list[Any] = []
+        for item in data:
+            encoded = item.get("b64_json") if isinstance(item, dict) else None
+            if isinstance(encoded, str):
+                removed += len(encoded)
+                item = {**item, "b64_json": f"<{len(encoded)} base64 characters elided>"}
+            items.append(item)
+        out = {**out, name: items}
+    return out, removed
 
 
 def parse_captured(body: bytes) -> Any:

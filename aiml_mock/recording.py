@@ -33,6 +33,7 @@ from aiml_mock.journal import (
     elide_images,
     scrub_headers,
 )
+from aiml_mock.pricing import Cost
 from aiml_mock.validation import ImageRequest
 
 EXCHANGE = "aiml_mock.exchange"
@@ -55,6 +56,7 @@ class Exchange:
     response: Any = None
     elided = -1  # -1: no payload noted; else the b64_json characters left out of it
     fault: str | None = None
+    cost: Cost | None = None
     status: int | None = None  # set when no response (0) or the client left first (499)
     start: Message | None = None
     first: bytes | None = None
@@ -83,8 +85,10 @@ class Exchange:
         violations = request.violations
         self.violations = violations if not violations else cap_violations(violations, self.request_bytes)
 
-    def note_payload(self, payload: Any, request: ImageRequest) -> None:
-        """A `b64_json` success payload, its images elided (other answers are kept as the bytes sent)."""
+    def note_payload(self, payload: Any, request: ImageRequest, cost: Cost | None = None) -> None:
+        """A success payload and what it cost; a `b64_json` one with its images elided (other answers are kept
+        as the bytes sent)."""
+        self.cost = cost
         if request.response_format == "b64_json":
             self.response, self.elided = elide_images(payload)
 
@@ -170,7 +174,7 @@ class Exchange:
                              len(path), len(query), len(headers), len(body), len(response))
         blob = b"".join((head, query, headers, body, response, encoded))
         return (blob, ENTRY_OVERHEAD + min(self.request_bytes, BODY_CAP) + response_bytes, self.violations or (),
-                self.model, self.fault, self.json, kept)
+                self.model, self.fault, self.json, kept, self.cost)
 
 
 _UNREAD = object()

@@ -9,6 +9,7 @@ and the pytest marker (`@pytest.mark.aiml_mock(success_status=200)`). A field's 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -74,6 +75,9 @@ class Settings:
     content_policy_terms: tuple[str, ...] = setting(
         DEFAULT_POLICY_TERMS, "prompts with any of these words get the content-policy 400 (comma-separated; "
         "empty: off)")
+    budget_usd: float | None = setting(
+        None, "dollars each API key may spend, priced as the real API bills; the request that would pass it gets "
+        "the out-of-credits answer (403; 429 insufficient_quota in the openai dialect)")
     journal_size: int = setting(1000, "requests the journal keeps (0: off)")
     journal_bytes: int = setting(16 * 1024 * 1024, "bytes the journal may hold (an estimate; oldest go first)")
     admin: bool = setting(True, "serve the admin API under /__mock/ (--no-admin: 404)")
@@ -147,6 +151,8 @@ def _check_realism(settings: Settings) -> None:
         raise ValueError("fault_rate needs at least one fault kind (fault_kinds)")
     if settings.journal_size < 0 or settings.journal_bytes < 0:
         raise ValueError("journal_size and journal_bytes cannot be negative")
+    if settings.budget_usd is not None and not (settings.budget_usd >= 0 and math.isfinite(settings.budget_usd)):
+        raise ValueError(f"budget_usd is an amount of dollars (0 or more), not {settings.budget_usd}")
 
 
 def _as_keys(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

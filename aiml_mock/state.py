@@ -18,6 +18,8 @@ from aiml_mock.contract import Contract, load_contract
 from aiml_mock.faults import ContentPolicy, Faults, parse_latency
 from aiml_mock.images import ImageCache
 from aiml_mock.journal import ImageRegistry, Journal
+from aiml_mock.ledger import Ledger
+from aiml_mock.pricing import PriceTable, load_prices
 from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
 from aiml_mock.settings import Settings
 from aiml_mock.urls import UrlSigner
@@ -37,10 +39,14 @@ class MockState:
     faults: Faults = field(default_factory=Faults)
     limiter: RateLimiter | None = None
     policy: ContentPolicy = field(default_factory=ContentPolicy)
+    prices: PriceTable = field(default_factory=load_prices)
+    ledger: Ledger = field(default_factory=Ledger)
 
     def reset(self) -> None:
-        """Per-test state cleared: the journal, the images, fault rules (random faults restart), rate windows."""
+        """Per-test state cleared: the journal and the ledger, the images, fault rules (random faults restart),
+        rate windows."""
         self.journal.clear()
+        self.ledger.clear()
         self.images.clear()
         self.faults.reset()
         if self.limiter is not None:
@@ -63,6 +69,7 @@ def build_state(settings: Settings) -> MockState:
                       stall=settings.stall_seconds, limit=rate.limit if rate else 5),
         limiter=RateLimiter(rate) if rate else None,
         policy=ContentPolicy(settings.content_policy_terms),
+        ledger=Ledger(settings.budget_usd, load_prices().credits_per_usd),
     )
 
 

@@ -226,14 +226,213 @@ def model_schema(model_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# -- success responses, per model (from the template's `x-response-facts`) -------------------------------
+#
+# Each served field carries `x-mock-fill`: what the mock puts there (`aiml_mock/answers.py` reads it), so the
+# contract says both what a model answers and how the mock makes it. `x-docs-conflict` lists where a model's
+# page and its spec disagree: the mock sends the union, which the spec's schema (no required fields, no
+# additionalProperties: false) accepts.
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_MEDIA = {"type": "string", "pattern": "^image/(png|jpeg|webp|tiff)$"}
+# item fields: (schema, fill)
+ITEM_FIELDS: dict[str, tuple[dict[str, Any], str]] = {
+    "url": ({"type": ["string", "null"], "format": "uri",
+             "description": "Signed and expiring (60 minutes on the real API)."}, "url"),
+    "b64_json": ({"type": ["string", "null"], "contentEncoding": "base64"}, "b64_json"),
+    "revised_prompt": (_NULLABLE_STRING, "revised_prompt"),
+    "width": ({"type": "integer", "minimum": 1, "description": "The served image's width in pixels."}, "width"),
+    "height": ({"type": "integer", "minimum": 1, "description": "The served image's height in pixels."}, "height"),
+    "content_type": (_MEDIA, "content_type"),
+    "mime_type": (_MEDIA, "content_type"),
+    "file_name": ({"type": "string", "minLength": 1}, "file_name"),
+    "file_size": ({"type": ["integer", "null"], "minimum": 0,
+                   "x-mock-note": "null: a url answer renders nothing until the URL is fetched"}, "null"),
+    "prompt": ({"type": "string"}, "prompt"),
+    "size": ({"type": "string", "pattern": "^[0-9]+x[0-9]+$"}, "size"),
+    "request_id": ({"type": "string", "minLength": 1}, "request_id"),
+    "content_violation": ({"type": "boolean"}, "false"),
+}
+USAGE_FIELDS = ("credits_used", "usd_spent", "tokens_used")
+OPENAI_USAGE_NOTE = (
+    "OpenAI's Usage: output tokens per quality and size as OpenAI documents them (contracts/prices.yaml), "
+    "input tokens estimated from the prompt (a token per 4 characters)"
+)
+
+
+def _item_schema(fields: list[str], kind: str) -> dict[str, Any]:
+    """An `images` or `data` item: the example's fields (`?`: shown as null), with url or b64_json."""
+    names = [field.rstrip("?") for field in fields]
+    shown_null = {field.rstrip("?") for field in fields if field.endswith("?")}
+    props: dict[str, Any] = {}
+    for name in dict.fromkeys([*names, "url", "b64_json"]):
+        props[name] = {"$ref": f"#/components/schemas/ImageField.{name}"}
+        if name in shown_null:  # url/b64_json: null when the other is delivered; others: null when unknown
+            props[name]["x-mock-shown-null"] = True
+    required = [name for name in names if name not in ("url", "b64_json")]
+    item: dict[str, Any] = {"type": "object"}
+    if required:
+        item["required"] = required
+    item["properties"] = props
+    item["anyOf"] = [{"$ref": "#/components/schemas/DeliveredAsUrl"}, {"$ref": "#/components/schemas/DeliveredAsB64"}]
+    item["x-item-kind"] = kind
+    return item
+
+
+def _images_array(fields: list[str], kind: str) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "items": _item_schema(fields, kind), "x-mock-fill": kind}
+
+
+def _meta_schema(usage: list[str]) -> dict[str, Any]:
+    """A reference to the shared `meta` schema with these usage fields (made by `shared_response_parts`)."""
+    names = [name for name in USAGE_FIELDS if name in ("credits_used", *usage)]
+    return {"$ref": f"#/components/schemas/Meta.{'.'.join(names)}"}
+
+
+def shared_response_parts() -> dict[str, Any]:
+    """The components the response schemas refer to: one per item field, one per `meta.usage` field set."""
+    parts: dict[str, Any] = {f"ImageField.{name}": {**schema, "x-mock-fill": fill}
+                             for name, (schema, fill) in ITEM_FIELDS.items()}
+    for extra in ((), ("usd_spent",), ("tokens_used",), ("usd_spent", "tokens_used")):
+        names = ["credits_used", *extra]
+        parts[f"Meta.{'.'.join(names)}"] = _meta_parts(names)
+    return parts
+
+
+def _meta_parts(usage: list[str]) -> dict[str, Any]:
+    props = {name: {"type": "number", "minimum": 0} for name in USAGE_FIELDS if name in ("credits_used", *usage)}
+    props["credits_used"]["description"] = "What the request cost, in credits ($1 = 2,000,000 credits)."
+    if "usd_spent" in props:
+        props["usd_spent"]["description"] = "The same cost in US dollars."
+    if "tokens_used" in props:
+        props["tokens_used"]["x-mock-note"] = "the page's example names the credits tokens_used; the mock sends both"
+    usage_schema = {"type": "object", "required": list(props), "properties": props}
+    return {"type": "object", "required": ["usage"], "properties": {"usage": usage_schema}, "x-mock-fill": "meta"}
+
+
+def _openai_usage(extra: list[str]) -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    props: dict[str, Any] = {
+        "input_tokens": count,
+        "input_tokens_details": {"type": "object", "required": ["image_tokens", "text_tokens"],
+                                 "properties": {"image_tokens": count, "text_tokens": count}},
+        "output_tokens": count,
+        "total_tokens": count,
+    }
+    props.update({name: count for name in extra if name not in props})
+    return {"type": "object", "required": list(props), "properties": props, "x-mock-fill": "openai_usage",
+            "x-mock-note": OPENAI_USAGE_NOTE}
+
+
+def _top_field(name: str, value: Any, request_props: dict[str, Any]) -> dict[str, Any]:
+    """The schema of one top-level example field, with how the mock fills it."""
+    if name == "created":
+        milliseconds = isinstance(value, int) and value > 10**11
+        return {"type": "integer", "minimum": 0, "x-mock-fill": "created_ms" if milliseconds else "created",
+                "description": "Unix milliseconds, as this model's example shows." if milliseconds else "Unix seconds."}
+    if name == "seed":
+        return {"type": "integer", "minimum": 0, "x-mock-fill": "seed",
+                "x-mock-note": "the request's seed, else one derived from the prompt (the same request, the same seed)"}
+    if name == "timings":
+        props = {key: {"type": "number", "minimum": 0} for key in value}
+        return {"type": "object", "required": list(props), "properties": props, "x-mock-fill": "timings"}
+    if name == "has_nsfw_concepts":
+        return {"type": "array", "items": {"type": "boolean"}, "x-mock-fill": "nsfw"}
+    if name == "prompt":
+        return {"type": "string", "x-mock-fill": "prompt"}
+    if name == "num_images":
+        return {"type": "integer", "minimum": 1, "x-mock-fill": "count"}
+    if name == "model":
+        return {"type": "string", "minLength": 1, "x-mock-fill": "model"}
+    if name == "id":
+        return {"type": "string", "minLength": 1, "x-mock-fill": "generation_id"}
+    if name in ("description", "object"):
+        literal = "" if name == "description" else value
+        return {"type": "string", "x-mock-fill": "literal", "x-mock-value": literal}
+    if name == "usage" and isinstance(value, dict):
+        return _openai_usage(list(value))
+    if name in ("background", "output_format", "quality", "size") and name in request_props:
+        return {"type": "string", "minLength": 1, "x-mock-fill": "echo",
+                "x-mock-note": "the request's value (its default when absent); background auto answers opaque"}
+    if value is None:
+        return {"type": "null", "x-mock-fill": "literal", "x-mock-value": None}
+    raise ValueError(f"no rule for the example field {name!r} = {value!r}: add one to generate.py")
+
+
+def response_schema(model_id: str, fact: dict[str, Any], prefix: str, request_props: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """A model's success body: its page's example fields, plus the `data` and `meta.usage` its spec documents."""
+    example: dict[str, Any] = dict(fact.get("example") or {})
+    spec_usage: list[str] = list(fact["spec_usage"])
+    props: dict[str, Any] = {}
+    conflicts: list[str] = []
+    for name, value in example.items():
+        if name in ("images", "data"):
+            props[name] = _images_array(value, name)
+        elif name == "meta":
+            props[name] = _meta_schema([*spec_usage, *value])
+            if set(value) - set(spec_usage):
+                conflicts.append(f"the example's meta.usage has {', '.join(sorted(set(value) - set(spec_usage)))}, "
+                                 f"the spec {', '.join(spec_usage)}: the mock sends both")
+        else:
+            props[name] = _top_field(name, value, request_props)
+    if not example:
+        conflicts.append("the page shows no example response: the shape is the spec's (data and meta.usage)")
+    if "data" not in props:
+        props["data"] = _images_array(["url"], "data")
+        if example:
+            conflicts.append("the spec documents data, which the page's example lacks: the mock sends it too")
+    if "meta" not in props:
+        props["meta"] = _meta_schema(spec_usage)
+        if example:
+            conflicts.append("the spec documents meta.usage, which the page's example lacks: the mock sends it too")
+    extras = [name for name in example if name not in ("data", "meta")]
+    if extras:
+        conflicts.append(f"the example sends {', '.join(extras)}, which the spec's schema does not list: the mock "
+                         "sends them")
+    schema: dict[str, Any] = {
+        "title": f"{model_id} response",
+        "type": "object",
+        "required": list(props),
+        "properties": props,
+        "x-model-id": model_id,
+        "x-source-schema": prefix + fact["spec"],
+    }
+    if fact.get("page"):
+        schema["x-source-example"] = prefix + fact["page"]
+    if conflicts:
+        schema["x-docs-conflict"] = conflicts
+    return schema
+
+
 def build(models: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    extra = doc.pop("x-extra-models")["models"]
+    facts = doc.pop("x-response-facts")
+    models = {**extra, **models}
     schemas = doc["components"]["schemas"]
     mapping: dict[str, str] = {}
+    responses: dict[str, str] = {}
     for model_id in sorted(models):
         name = component_name(model_id)
         schemas[name] = model_schema(model_id, models[model_id])
         mapping[model_id] = f"#/components/schemas/{name}"
+        fact = facts["models"][model_id]
+        schemas[name]["x-success-status"] = DALLE_SUCCESS_STATUS if model_id.startswith("dall-e-") else fact["status"]
+        if fact["status"] != int(models[model_id]["success_status"][0]):
+            schemas[name]["x-success-status-note"] = (
+                f"{models[model_id]['source_file']} says {models[model_id]['success_status'][0]}; the spec the "
+                f"model's page links ({fact['spec']}) says {fact['status']}, which the mock follows"
+            )
+        schemas[f"{name}.response"] = response_schema(model_id, fact, facts["source-prefix"],
+                                                                  schemas[name]["properties"])
+        responses[model_id] = f"#/components/schemas/{name}.response"
+    schemas.update(shared_response_parts())
+    schemas["ImagesResponse"] = {
+        "description": "One success body per model (`x-model-responses` says which), from `x-response-facts`.",
+        "anyOf": [{"$ref": ref} for ref in responses.values()],
+        "x-model-responses": responses,
+    }
     schemas["ImageRequest"] = {
         "description": "One request schema per model, chosen by `model`.",
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
@@ -251,7 +450,8 @@ def main(argv: list[str]) -> int:
     header += "# Edit the template or the script, then run it again; do not edit this file by hand.\n"
     body = yaml.safe_dump(build(models), sort_keys=False, allow_unicode=True, width=120)
     OUTPUT.write_text(header + body, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(HERE.parent)} ({len(models)} models)")
+    served = len(yaml.safe_load(body)["components"]["schemas"]["ImageRequest"]["oneOf"])
+    print(f"wrote {OUTPUT.relative_to(HERE.parent)} ({served} models)")
     return 0
 
 

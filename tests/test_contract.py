@@ -28,7 +28,7 @@ def test_every_model_has_a_schema_with_its_id_and_success_status() -> None:
     contract = load_contract("aimlapi")
     assert len(contract.models) >= 80
     assert contract.models["dall-e-3"].success_status == 201
-    assert contract.models["flux-pro"].success_status == 201
+    assert contract.models["flux-pro"].success_status == 200  # its linked spec (flux/flux-pro.json); the old file said 201
     assert contract.models["openai/gpt-image-1"].success_status == 200
     raw = yaml.safe_load(contract_path("aimlapi").read_text())
     mapping = raw["components"]["schemas"]["ImageRequest"]["discriminator"]["mapping"]
@@ -85,7 +85,8 @@ def test_error_style_override_swaps_the_error_schema() -> None:
 
 def test_validate_response_finds_a_wrong_success_status() -> None:
     contract = load_contract()
-    body = {"created": 1, "data": [{"url": "http://127.0.0.1/x.png"}]}
+    body = {"created": 1, "data": [{"revised_prompt": "A fox.", "url": "http://127.0.0.1/x.png"}],
+            "meta": {"usage": {"credits_used": 80000}}}
     headers = {"x-request-id": "r", "content-type": "application/json"}
     assert contract.validate_response("POST", "/v1/images/generations", 201, headers, body, "dall-e-3") == []
     [violation] = contract.validate_response("POST", "/v1/images/generations", 200, headers, body, "dall-e-3")
@@ -98,6 +99,16 @@ def test_validate_response_finds_missing_headers_and_bad_bodies() -> None:
                                        {"created": "yesterday", "data": []}, "dall-e-3")
     rules = {violation.rule for violation in found}
     assert {"required", "type", "minItems"} <= rules
+
+
+def test_validate_response_holds_each_model_to_its_own_shape() -> None:
+    contract = load_contract()
+    headers = {"x-request-id": "r", "content-type": "application/json"}
+    dalle_shape = {"created": 1, "data": [{"url": "http://127.0.0.1/x.png"}], "meta": {"usage": {"credits_used": 1}}}
+    assert contract.validate_response("POST", "/v1/images/generations", 201, headers, dalle_shape, "dall-e-2") == []
+    found = contract.validate_response("POST", "/v1/images/generations", 200, headers, dalle_shape, "flux-pro")
+    assert {violation.path for violation in found} >= {"$.images", "$.seed", "$.timings", "$.has_nsfw_concepts"}
+    assert all("flux-pro's response schema" in violation.message for violation in found)
 
 
 def test_unknown_profile_is_refused() -> None:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from aiml_mock.contract import load_contract
-from aiml_mock.generation import image_bytes, image_names, image_specs, success_body
+from aiml_mock.generation import image_bytes, image_names, image_specs, plan_for, success_body
 from aiml_mock.images import ImageCache
 from aiml_mock.urls import UrlSigner, file_name, spec_from_name
 from aiml_mock.validation import ImageRequest, validate_request
 
 CONTRACT = load_contract()
 SIGNER = UrlSigner(b"secret", ttl=3600)
+
+
+def answer(image_request: ImageRequest, **settings: Any) -> dict[str, Any]:
+    """The success body the mock sends for this request, in its model's documented shape."""
+    return success_body(image_request, plan=plan_for(CONTRACT, image_request.model), **settings)
 
 
 def request(**body: object) -> ImageRequest:
@@ -42,7 +48,7 @@ def test_the_seed_changes_the_images() -> None:
 
 def test_a_url_answer_points_at_signed_names_under_the_base_url() -> None:
     image_request = request(n=2)
-    body = success_body(image_request, seed=0, now=1000.0, cache=ImageCache(), signer=SIGNER,
+    body = answer(image_request, seed=0, now=1000.0, cache=ImageCache(), signer=SIGNER,
                         base_url="http://127.0.0.1:9")
     assert body["created"] == 1000
     for item, name in zip(body["data"], image_names(image_request, seed=0), strict=True):
@@ -56,15 +62,15 @@ def test_a_url_answer_points_at_signed_names_under_the_base_url() -> None:
 def test_b64_json_carries_the_bytes_the_url_serves() -> None:
     cache = ImageCache()
     image_request = request(size="256x256", response_format="b64_json")
-    body = success_body(image_request, seed=0, now=1.0, cache=cache, signer=SIGNER, base_url="http://x")
+    body = answer(image_request, seed=0, now=1.0, cache=cache, signer=SIGNER, base_url="http://x")
     [spec] = image_specs(image_request, seed=0)
     assert base64.b64decode(body["data"][0]["b64_json"]) == image_bytes(spec, cache)
 
 
 def test_dall_e_3_puts_its_revised_prompt_first_in_every_item() -> None:
     image_request = request(model="dall-e-3")
-    body = success_body(image_request, seed=0, now=1.0, cache=ImageCache(), signer=SIGNER, base_url="http://x")
+    body = answer(image_request, seed=0, now=1.0, cache=ImageCache(), signer=SIGNER, base_url="http://x")
     [item] = body["data"]
     assert list(item) == ["revised_prompt", "url"] and "red fox" in item["revised_prompt"]
-    assert "revised_prompt" not in success_body(request(), seed=0, now=1.0, cache=ImageCache(), signer=SIGNER,
+    assert "revised_prompt" not in answer(request(), seed=0, now=1.0, cache=ImageCache(), signer=SIGNER,
                                                 base_url="http://x")["data"][0]

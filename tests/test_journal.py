@@ -322,9 +322,10 @@ def test_a_kept_generation_is_one_bytes_blob_and_shared_values(make_client: Call
     for stored in journal._items:
         blob, size = stored[0], stored[1]
         assert isinstance(blob, bytes) and isinstance(size, int)
-        assert stored[2:] == ((), model, None, None, None) and stored[3] is model  # the contract's own string
+        assert stored[2:7] == ((), model, None, None, None) and stored[3] is model  # the contract's own string
+        assert stored[7] is journal._items[0][7]  # the price table's one Cost for this price, shared
         new = [member for member in gc.get_referents(stored) if member is not None and member is not model
-               and member != ()]
+               and member != () and member is not stored[7]]
         assert sorted(map(id, new)) == sorted([id(blob), id(size)])  # the parsed request and its strings are gone
         assert not gc.is_tracked(blob)
         assert KEY.encode() not in blob and KEY[6:].encode() not in blob

@@ -63,7 +63,7 @@ def images_of(mock: Mock, payload: dict[str, Any]) -> list[bytes]:
     """The image files of a success body: decoded `b64_json`, or each `url` fetched in-process."""
     found = []
     for item in payload["data"]:
-        if "b64_json" in item:
+        if item.get("b64_json") is not None:  # some models send `"b64_json": null` beside a url, as documented
             found.append(base64.b64decode(item["b64_json"], validate=True))
         else:
             response = mock.client.get(item["url"])
