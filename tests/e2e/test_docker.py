@@ -158,8 +158,8 @@ def test_command_and_healthcheck_are_exec_form_aiml_mock_commands(image: Stage) 
 def test_build_context_sends_only_what_the_wheel_is_built_from() -> None:
     sent = DockerIgnore.read().context()
     assert {name.split("/")[0] for name in sent} == {"README.md", "pyproject.toml", "aiml_mock", "contracts"}
-    assert set(name for name in sent if name.startswith("contracts/")) == {"contracts/aimlapi.yaml",
-                                                                           "contracts/openai.yaml"}
+    assert set(name for name in sent if name.startswith("contracts/")) == {
+        "contracts/aimlapi.yaml", "contracts/openai.yaml", "contracts/prices.yaml"}
     assert not [name for name in sent if "__pycache__" in name or name.endswith((".pyc", ".pyo"))]
     assert sum((ROOT / name).stat().st_size for name in sent) < 2 * 1024 * 1024
 
@@ -168,7 +168,8 @@ def test_wheel_built_from_the_context_carries_every_module_and_the_contract_file
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "aiml_mock").glob("*.py")}
     assert modules <= names
-    assert {"aiml_mock/contracts/aimlapi.yaml", "aiml_mock/contracts/openai.yaml"} <= names
+    assert {"aiml_mock/contracts/aimlapi.yaml", "aiml_mock/contracts/openai.yaml",
+            "aiml_mock/contracts/prices.yaml"} <= names
 
 
 def test_installed_wheel_reads_the_contract_from_inside_the_package(image: Stage, installed: Path) -> None:
