@@ -82,8 +82,9 @@ ItemPlan = tuple[tuple[str, str, bool], ...]  # (field, fill, shown as null when
 Plan = tuple[tuple[str, str, Any], ...]  # (field, fill, an item plan, usage fields or a literal)
 
 
-def response_plan(schema: Mapping[str, Any]) -> Plan:
-    """What to put in each field of a model's success body, read once from its (dereferenced) response schema."""
+def response_plan(schema: Mapping[str, Any], request_fields: Mapping[str, Any]) -> Plan:
+    """What to put in each field of a model's success body, read once from its (dereferenced) response schema
+    (`request_fields`: the model's request properties; a field it does not define never changes its answer)."""
     plan: list[tuple[str, str, Any]] = []
     for name, prop in schema.get("properties", {}).items():
         fill = prop.get("x-mock-fill", "literal")
@@ -95,6 +96,8 @@ def response_plan(schema: Mapping[str, Any]) -> Plan:
             extra = tuple(prop["properties"]["usage"]["properties"])
         elif fill in ("openai_usage", "timings"):
             extra = tuple(prop.get("properties", ()))
+        elif fill == "seed":
+            extra = "seed" in request_fields  # echoed only where the model takes a seed
         else:
             extra = prop.get("x-mock-value")
         plan.append((name, fill, extra))
@@ -158,7 +161,7 @@ def _value(fill: str, extra: Any, request: ImageRequest, seed: int, now: float, 
     if fill == "created_ms":
         return int(now * 1000)
     if fill == "seed":
-        chosen = request.params.get("seed")
+        chosen = request.params.get("seed") if extra else None
         if type(chosen) is int and chosen >= 0:
             return chosen
         return int.from_bytes(prompt_digest(request, seed)[:4], "big")
@@ -243,5 +246,6 @@ def plan_for(contract: Contract, model: str) -> Plan:
     """The model's plan, made from the contract's response schema once and kept on the contract."""
     plan = contract.response_plans.get(model)
     if plan is None:
-        plan = contract.response_plans[model] = response_plan(contract.response_schema(model))
+        plan = contract.response_plans[model] = response_plan(contract.response_schema(model),
+                                                              contract.models[model].properties)
     return plan

@@ -59,8 +59,8 @@ class PriceTable:
         if tokens is None:  # one shared Cost per price and count: a journal entry keeps a reference, not a copy
             shared = self._costs.get((credits, images))
             if shared is None:
-                shared = self._costs[(credits, images)] = Cost(credits * images, credits * images / self.credits_per_usd,
-                                                               images)
+                total = credits * images
+                shared = self._costs[(credits, images)] = Cost(total, total / self.credits_per_usd, images)
             return shared
         prompt_tokens = max(1, -(-len(prompt) // INPUT_CHARS_PER_TOKEN))
         return Cost(credits * images, credits * images / self.credits_per_usd, images, tokens * images, prompt_tokens)

@@ -28,7 +28,7 @@ def test_every_model_has_a_schema_with_its_id_and_success_status() -> None:
     contract = load_contract("aimlapi")
     assert len(contract.models) >= 80
     assert contract.models["dall-e-3"].success_status == 201
-    assert contract.models["flux-pro"].success_status == 200  # its linked spec (flux/flux-pro.json); the old file said 201
+    assert contract.models["flux-pro"].success_status == 200  # its linked spec says 200
     assert contract.models["openai/gpt-image-1"].success_status == 200
     raw = yaml.safe_load(contract_path("aimlapi").read_text())
     mapping = raw["components"]["schemas"]["ImageRequest"]["discriminator"]["mapping"]

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer, load_contract
+from aiml_mock.registry import example_request
 from tests.conftest import PROMPT
 
 openai = pytest.importorskip("openai", reason="the e2e suite needs the openai SDK (pip install -e '.[test]')")
@@ -62,3 +63,22 @@ def test_an_unknown_model_raises_bad_request_with_the_nearest_names(client: open
         client.images.generate(model="openai/dall-e-3", prompt=PROMPT)
     assert caught.value.status_code == 400
     assert isinstance(caught.value.body, dict) and "Did you mean 'dall-e-3'" in caught.value.body["message"]
+
+
+@pytest.mark.parametrize("model_id", sorted(load_contract().models))
+def test_the_sdk_parses_every_models_answer(client: openai.OpenAI, model_id: str) -> None:
+    body = example_request(load_contract().models[model_id])
+    fields = {name: value for name, value in body.items() if name not in ("model", "prompt")}
+    result = client.images.generate(model=model_id, prompt=str(body.get("prompt", PROMPT)), extra_body=fields)
+    assert result.data and result.data[0].url  # unknown fields (images, meta, seed...) are kept, not refused
+    assert result.model_dump()["meta"]["usage"]["credits_used"] > 0
+
+
+def test_flux_pro_images_carry_the_served_images_size(client: openai.OpenAI) -> None:
+    raw = client.images.with_raw_response.generate(model="flux-pro", prompt=PROMPT,
+                                                   extra_body={"image_size": "portrait_16_9"})
+    [image] = raw.http_response.json()["images"]
+    data, content_type = fetch(image["url"])
+    assert Image.open(io.BytesIO(data)).size == (image["width"], image["height"]) == (576, 1024)
+    assert content_type == image["content_type"]
+    assert raw.parse().data[0].url == image["url"]

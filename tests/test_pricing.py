@@ -1,0 +1,57 @@
+"""The price table: every model priced from `contracts/prices.yaml`, each figure with where it comes from."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiml_mock import load_contract
+from aiml_mock.pricing import load_prices
+from aiml_mock.validation import validate_request
+
+PRICES = load_prices()
+CONTRACT = load_contract()
+
+
+def cost_of(**body: object) -> tuple[int, float, int | None]:
+    request = validate_request({"prompt": "a fox", **body}, CONTRACT)
+    cost = PRICES.cost(request.model, request.params, request.count, request.prompt)
+    return cost.credits, cost.usd, cost.output_tokens
+
+
+def test_every_served_model_has_a_price_with_its_basis_and_source() -> None:
+    assert set(PRICES.models) == set(CONTRACT.models)
+    for model_id, entry in PRICES.models.items():
+        assert entry["basis"] in ("list-price", "example", "placeholder"), model_id
+        assert entry["source"], model_id
+        assert ("usd" in entry) == (entry["basis"] == "list-price"), model_id
+        assert ("credits" in entry) == (entry["basis"] == "example"), model_id
+
+
+def test_a_dollar_is_two_million_credits() -> None:
+    assert PRICES.credits_per_usd == 2_000_000
+    assert cost_of(model="dall-e-3") == (80_000, 0.04, None)
+
+
+@pytest.mark.parametrize(("body", "usd"), [
+    ({"model": "dall-e-3", "quality": "hd", "size": "1024x1792"}, 0.12),
+    ({"model": "dall-e-3", "size": "1792x1024"}, 0.08),
+    ({"model": "dall-e-2", "size": "256x256", "n": 3}, 0.048),
+    ({"model": "openai/gpt-image-1", "quality": "low"}, 0.011),
+    ({"model": "openai/gpt-image-1", "quality": "high", "size": "1536x1024"}, 0.25),
+])
+def test_list_prices_follow_quality_size_and_count(body: dict[str, object], usd: float) -> None:
+    assert cost_of(**body)[1] == pytest.approx(usd)
+
+
+def test_example_and_placeholder_prices() -> None:
+    assert cost_of(model="alibaba/qwen-image", num_images=2)[0] == 2 * 91_000  # its page's example, per image
+    assert cost_of(model="flux-pro")[0] == PRICES.placeholder == 120_000  # no figure documented anywhere
+
+
+@pytest.mark.parametrize(("quality", "size", "tokens"), [
+    ("low", "1024x1024", 272), ("medium", "1024x1024", 1056), ("high", "1024x1024", 4160),
+    ("low", "1536x1024", 408), ("medium", "1024x1536", 1584), ("high", "1024x1536", 6240),
+])
+def test_gpt_image_output_tokens_as_openai_documents_them(quality: str, size: str, tokens: int) -> None:
+    for model in ("openai/gpt-image-1", "openai/gpt-image-1-5"):
+        assert cost_of(model=model, quality=quality, size=size)[2] == tokens
