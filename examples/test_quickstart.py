@@ -1,6 +1,7 @@
 """The README's "Use in your test suite" example, run by this project's own suite.
 
-`pip install aiml-mock` registers the pytest plugin: these tests need no conftest.py and no network.
+Installing aiml-mock (see the README's "Install") registers the pytest plugin: these tests need no conftest.py and no
+network.
 """
 
 import openai

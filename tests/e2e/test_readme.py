@@ -79,7 +79,15 @@ def test_the_readme_install_commands_are_the_ones_ci_runs() -> None:
     head = README.split("\n## ", 1)[0]
     assert blocks(head, "bash") == ["pip install -e . && aiml-mock serve\n", "pip install -e '.[test]' && pytest\n"]
     assert "pip install -e '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert not re.search(r"pip install (-U )?aiml-mock\b(?!\[)", README), "the package is not on an index"
+
+
+def test_no_doc_says_to_install_the_package_from_an_index() -> None:
+    examples = [path for path in (ROOT / "examples").rglob("*") if path.suffix in (".py", ".yml", ".js", ".mjs")
+                and "node_modules" not in path.parts]
+    docs = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md"), *examples]
+    unpublished = re.compile(r"pip install (-U )?aiml-mock\b(?!\[)")
+    said = [path.name for path in docs if unpublished.search(path.read_text(encoding="utf-8"))]
+    assert not said, f"aiml-mock is not published on an index, yet {said} say `pip install aiml-mock`"
 
 
 def test_the_curl_example_generates_an_image(served: str) -> None:
