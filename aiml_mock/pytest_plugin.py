@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 URL_ENV = "AIML_MOCK_URL"
 MARKER = "aiml_mock"
 FALLBACK_PROPERTY = "aiml_mock_local_fallback"
+COST_PROPERTY = "aiml_mock_cost"  # (requests billed, credits) of one test, carried to the controller by its report
+CREDITS_PER_USD = 2_000_000
+TEST_HEADER = "X-Mock-Test"  # aiml_mock.ledger.TEST_HEADER, without importing the package at collection
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--aiml-mock-url", metavar="URL", default=None,
         help=f"use the aiml-mock running at URL (e.g. a Docker container) instead of starting one; default: "
              f"${URL_ENV}",
+    )
+    group.addoption(
+        "--aiml-mock-no-cost", action="store_true", default=False,
+        help="leave out the end-of-run line saying what the requests to the mock would have cost on the real API",
     )
 
 
@@ -50,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     url = remote_url(config)
     if url and not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(FallbackReport(url), "aiml-mock-fallbacks")
+    if not config.getoption("aiml_mock_no_cost", False) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CostReport(), "aiml-mock-cost")
 
 
 def remote_url(config: pytest.Config) -> str | None:
@@ -84,6 +93,30 @@ class FallbackReport:
             )
             for nodeid in self.nodeids:
                 terminalreporter.write_line(f"  {nodeid}")
+
+
+class CostReport:
+    """Adds up what each test's requests would have cost (read from the test reports, so xdist workers' tests
+    count too) and says it in one line at the end of the run, when any request was billed."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.credits = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            for name, value in report.user_properties:
+                if name == COST_PROPERTY and isinstance(value, list | tuple):
+                    self.requests += int(value[0])
+                    self.credits += int(value[1])
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.requests:
+            usd = self.credits / CREDITS_PER_USD
+            terminalreporter.write_line(
+                f"aiml-mock: the {self.requests} request{'s' * (self.requests != 1)} to the mock would have cost "
+                f"${usd:,.2f} on the real API ({self.credits:,} credits; --aiml-mock-no-cost to leave this out)"
+            )
 
 
 class MockSession:
@@ -129,7 +162,9 @@ class MockSession:
         if not changes:
             main = self.main
             main.reset()
+            main.label(node.nodeid)
             yield main
+            _note_cost(node, main)
             return
         base = self.main if self.url is None else self.local
         if self.url is not None:
@@ -140,12 +175,23 @@ class MockSession:
             except (TypeError, ValueError) as error:
                 pytest.fail(f"@pytest.mark.{MARKER}({_shown(changes)}): {error}", pytrace=False)
             handle.reset()
+            handle.label(node.nodeid)
             yield handle
+            _note_cost(node, handle)
 
     def close(self) -> None:
         for handle in (self._main, self._local):
             if handle is not None:
                 handle.close()
+
+
+def _note_cost(node: pytest.Item, handle: MockHandle) -> None:
+    """What this test's requests would have cost, for `CostReport` (through the teardown report)."""
+    if node.config.getoption("aiml_mock_no_cost", False):
+        return
+    requests, credits = handle.spend()
+    if requests:
+        node.user_properties.append((COST_PROPERTY, (requests, credits)))
 
 
 def _shown(changes: dict[str, Any]) -> str:
@@ -202,6 +248,11 @@ def aiml_mock(request: pytest.FixtureRequest, _aiml_mock_session: MockSession) -
         yield handle
 
 
+def _test_header(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The test's node id for the mock's ledger (`by_test`), as a header value (ASCII, escaped otherwise)."""
+    return {TEST_HEADER: request.node.nodeid.encode("ascii", "backslashreplace").decode("ascii")}
+
+
 def _sdk(fixture: str) -> Any:
     return pytest.importorskip("openai", reason=f"{fixture} needs the openai package: pip install openai")
 
@@ -224,7 +275,7 @@ def aiml_mock_openai(request: pytest.FixtureRequest, aiml_mock: MockHandle) -> I
     sdk = _sdk("aiml_mock_openai")
     http_client = sdk.DefaultHttpxClient(verify=request.getfixturevalue("_aiml_mock_tls"))
     client: openai.OpenAI = sdk.OpenAI(base_url=aiml_mock.base_url, api_key=aiml_mock.api_key,
-                                       http_client=http_client)
+                                       http_client=http_client, default_headers=_test_header(request))
     yield client
     client.close()
 
@@ -240,7 +291,7 @@ def aiml_mock_async_openai(request: pytest.FixtureRequest, aiml_mock: MockHandle
     http_client = sdk.DefaultAsyncHttpxClient(verify=request.getfixturevalue("_aiml_mock_tls"),
                                               limits=_http_module(sdk).Limits(max_keepalive_connections=0))
     client: openai.AsyncOpenAI = sdk.AsyncOpenAI(base_url=aiml_mock.base_url, api_key=aiml_mock.api_key,
-                                                 http_client=http_client)
+                                                 http_client=http_client, default_headers=_test_header(request))
     yield client
     import asyncio
 

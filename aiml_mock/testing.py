@@ -65,6 +65,8 @@ class Backend(Protocol):
     def entries(self) -> list[Entry]: ...
     def add_fault(self, rule: dict[str, Any]) -> None: ...
     def reset(self) -> None: ...
+    def label(self, test: str | None) -> None: ...
+    def spend(self) -> tuple[int, int]: ...
     def close(self) -> None: ...
 
 
@@ -92,6 +94,13 @@ class LocalBackend:
 
     def reset(self) -> None:
         self.server.state.reset()
+
+    def label(self, test: str | None) -> None:
+        self.server.state.ledger.test = test
+
+    def spend(self) -> tuple[int, int]:
+        total = self.server.state.ledger.usage()["total"]
+        return int(total["requests"]), int(total["credits"])
 
     def close(self) -> None:
         if self.owned:
@@ -169,6 +178,13 @@ class RemoteBackend:
             latest = self._call("GET", "/requests", params={"limit": SHARED_WINDOW})["requests"]
             self._seen = max([self._seen, *(int(entry["id"]) for entry in latest)])
         self._rules.clear()
+
+    def label(self, test: str | None) -> None:
+        """Nothing to do: a remote mock learns the test from the `X-Mock-Test` header the SDK fixtures send."""
+
+    def spend(self) -> tuple[int, int]:
+        costs = [entry.cost for entry in self.entries() if entry.cost is not None]
+        return len(costs), sum(cost.credits for cost in costs)
 
     def close(self) -> None:
         self.http.close()
@@ -272,6 +288,33 @@ class MockHandle:
             return found
         raise AssertionError(_called_message(entries, found, times, match))
 
+    @property
+    def credits_used(self) -> int:
+        """The credits the real API would have billed for the requests this test made (`meta.usage`)."""
+        return sum(entry.cost.credits for entry in self.requests if entry.cost is not None)
+
+    @property
+    def spent_usd(self) -> float:
+        """The same in dollars ($1 = 2,000,000 credits), priced by the mock's `contracts/prices.yaml`."""
+        return round(sum(entry.cost.usd for entry in self.requests if entry.cost is not None), 7)
+
+    def assert_spent(self, *, below: float) -> float:
+        """Assert that this test's requests would have cost less than `below` dollars on the real API; the
+        failure lists what each cost. Returns the dollars spent."""
+        __tracebackhide__ = True
+        entries = self.requests
+        spent = round(sum(entry.cost.usd for entry in entries if entry.cost is not None), 7)
+        if spent < below:
+            return spent
+        lines = [f"aiml-mock: this test's requests would have cost ${spent:.4f} on the real API, "
+                 f"not below ${below:.4f}:"]
+        for number, entry in enumerate(entries, 1):
+            if entry.cost is not None:
+                lines.append(f"  {number}. {summary(entry)}")
+                lines.append(f"     -> ${entry.cost.usd:.4f} ({entry.cost.credits:,} credits, "
+                             f"{entry.cost.images} image{'s' * (entry.cost.images != 1)})")
+        raise AssertionError("\n".join(lines))
+
     def assert_all_valid(self) -> None:
         """Assert that every request the code under test sent was one the contract allows."""
         __tracebackhide__ = True
@@ -293,6 +336,14 @@ class MockHandle:
     def reset(self) -> None:
         """Forget the requests made and the faults not yet used (the fixture does it before each test)."""
         self.backend.reset()
+
+    def label(self, test: str | None) -> None:
+        """Book what follows under this test in the mock's ledger (`GET /__mock/usage`'s `by_test`)."""
+        self.backend.label(test)
+
+    def spend(self) -> tuple[int, int]:
+        """(requests billed, credits) since the last reset: cheap on a mock in this process (its ledger)."""
+        return self.backend.spend()
 
     @contextmanager
     def configured(self, **changes: Any) -> Iterator[MockHandle]:

@@ -475,6 +475,55 @@ def test_unreachable_or_locked_remote_mock_errors_saying_what_to_do(pytester: py
     result.stdout.fnmatch_lines([f"*aiml-mock: {server.url} answered 401 to GET /__mock/faults*AIML_MOCK_ADMIN_TOKEN*"])
 
 
+# -- what it cost ------------------------------------------------------------------------------------
+
+COST_SUITE = '''
+import httpx
+import openai
+import pytest
+
+
+def test_spend_of_this_test(aiml_mock, aiml_mock_openai):
+    for _ in range(2):
+        aiml_mock_openai.images.generate(model="dall-e-3", prompt="a lighthouse")  # $0.04 each
+    assert aiml_mock.credits_used == 160_000 and aiml_mock.spent_usd == 0.08
+    assert aiml_mock.assert_spent(below=0.10) == 0.08
+    with pytest.raises(AssertionError, match="would have cost .0.0800 on the real API, not below .0.0500"):
+        aiml_mock.assert_spent(below=0.05)
+    usage = httpx.get(f"{aiml_mock.url}/__mock/usage").json()
+    assert usage["by_test"] == {"test_cost.py::test_spend_of_this_test": usage["total"]}
+
+
+def test_the_next_test_starts_at_nothing(aiml_mock):
+    assert aiml_mock.spent_usd == 0 and aiml_mock.credits_used == 0
+
+
+@pytest.mark.aiml_mock(budget_usd=0.05)
+def test_a_budget_from_the_marker(aiml_mock, aiml_mock_openai):
+    aiml_mock_openai.images.generate(model="dall-e-3", prompt="a lighthouse")
+    with pytest.raises(openai.PermissionDeniedError, match="run out of credits"):
+        aiml_mock_openai.images.generate(model="dall-e-3", prompt="a lighthouse")
+    assert aiml_mock.spent_usd == 0.04
+'''
+
+
+def test_the_handle_says_what_a_test_spent_and_the_run_what_all_cost(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cost=COST_SUITE)
+    result = pytester.runpytest_inprocess(*STRICT)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["aiml-mock: the 3 requests to the mock would have cost $0.12 on the real API "
+                                 "(240,000 credits; --aiml-mock-no-cost to leave this out)"])
+
+
+def test_the_cost_line_is_off_with_its_option_and_absent_without_requests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cost=COST_SUITE)
+    quiet = pytester.runpytest_inprocess(*STRICT, "--aiml-mock-no-cost")
+    quiet.assert_outcomes(passed=3)
+    assert "would have cost" not in quiet.stdout.str()
+    pytester.makepyfile(test_cost="def test_nothing(aiml_mock):\n    assert aiml_mock.spent_usd == 0\n")
+    assert "would have cost" not in pytester.runpytest_inprocess(*STRICT).stdout.str()
+
+
 # -- xdist: one mock per worker, or one shared remote mock ---------------------------------------------
 
 
@@ -511,6 +560,7 @@ def test_xdist_workers_each_get_their_own_mock(pytester: pytest.Pytester, monkey
     pytester.makepyfile(test_user=XDIST_SUITE)
     result = run_xdist(pytester, monkeypatch)
     result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["aiml-mock: the 21 requests to the mock would have cost $0.42 on the real API*"])
     lines = set((pytester.path / "urls.txt").read_text().splitlines())
     workers = {line.split()[0] for line in lines}
     assert workers == {"gw0", "gw1"} and len(lines) == 2, lines  # one URL per worker, two different ones
