@@ -17,6 +17,7 @@ from typing import Any
 
 from aiml_mock.contract import Contract, ModelSpec, load_contract
 from aiml_mock.dimensions import IMAGE_SIZE_PRESETS, RESOLUTION_SIDES
+from aiml_mock.pricing import PriceTable, load_prices
 from aiml_mock.registry import CatalogueEntry, catalogue
 
 __all__ = ["DOC_BEGIN", "DOC_END", "doc_section", "models_table", "presets_table", "update_doc"]
@@ -106,6 +107,59 @@ def models_table(contract: Contract) -> str:
     return "\n".join(lines)
 
 
+def _fields(schema: Mapping[str, Any]) -> str:
+    """A body's fields, arrays of images with their item fields: `images[url, width]`, `data[url]`, `meta`."""
+    shown = []
+    for name, prop in schema.get("properties", {}).items():
+        items = prop.get("items", {}).get("properties") if prop.get("type") == "array" else None
+        if items and prop.get("x-mock-fill") in ("images", "data"):
+            shown.append(f"`{name}[{', '.join(_item_fields(items))}]`")
+        elif name == "meta":
+            shown.append(f"`meta.usage{{{', '.join(prop['properties']['usage']['properties'])}}}`")
+        else:
+            shown.append(f"`{name}`")
+    return " ".join(shown)
+
+
+def _item_fields(items: Mapping[str, Any]) -> list[str]:
+    """An item's fields; `url/b64_json` where one or the other is sent, `b64_json` where it is also sent null."""
+    b64_null = bool(items.get("b64_json", {}).get("x-mock-shown-null"))
+    fields = []
+    for name in items:
+        if name == "url":
+            fields.append("url" if b64_null else "url/b64_json")
+        elif name != "b64_json" or b64_null:
+            fields.append(name)
+    return fields
+
+
+def _price_cell(entry: Mapping[str, Any], prices: PriceTable) -> str:
+    basis = entry.get("basis", "placeholder")
+    if "usd" in entry:
+        values = sorted(set(_leaves(entry["usd"])))
+        by = ", ".join(entry.get("by", ()))
+        span = f"${values[0]:.3f}" if len(values) == 1 else f"${values[0]:.3f}–${values[-1]:.3f} by {by}"
+        return f"{span} ({basis})"
+    credits = int(entry.get("credits", prices.placeholder))
+    return f"{credits:,} credits = ${prices.usd(credits):.4f} ({basis})"
+
+
+def _leaves(node: Any) -> list[float]:
+    if isinstance(node, Mapping):
+        return [leaf for value in node.values() for leaf in _leaves(value)]
+    return [float(node)]
+
+
+def answers_table(contract: Contract) -> str:
+    """The Markdown table of what each model answers on success (its response schema) and what one image costs."""
+    prices = load_prices()
+    lines = ["| model | success body (in this order) | one image costs |", "|---|---|---|"]
+    for model_id in sorted(contract.models):
+        schema = contract.response_schema(model_id)
+        lines.append(f"| `{model_id}` | {_fields(schema)} | {_price_cell(prices.entry(model_id), prices)} |")
+    return "\n".join(lines)
+
+
 def presets_table() -> str:
     """The size names the mock maps to pixels (documented with the models table, generated from the code)."""
     lines = ["| name | pixels |", "|---|---|"]
@@ -126,6 +180,11 @@ def doc_section(contract: Contract | None = None) -> str:
         presets_table(),
         "",
         models_table(contract),
+        "",
+        "What each model answers on success, field by field as its response schema in `contracts/aimlapi.yaml` has "
+        "them, and what one image costs (`contracts/prices.yaml`; `meta.usage` carries it, $1 = 2,000,000 credits):",
+        "",
+        answers_table(contract),
         "",
         DOC_END,
     ])
