@@ -56,3 +56,16 @@ def test_big_pngs_render_on_the_event_loop_by_url_and_as_b64_json(render_threads
         assert client.get(url).content.startswith(b"\x89PNG")
     assert all(base64.b64decode(item["b64_json"]).startswith(b"\x89PNG") for item in (small, big))
     assert render_threads[512] == render_threads[4096] == render_threads[3072]
+
+
+def test_with_the_plain_renderer_even_small_pngs_render_off_the_event_loop(
+    render_threads: dict[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(create_app(Settings())) as client:
+        generate(client, {"model": "dall-e-2", "size": "256x256", "response_format": "b64_json"})
+        monkeypatch.setattr("aiml_mock.app.RENDERER", "plain")  # as when Pillow's private API is unavailable
+        generate(client, {"model": "dall-e-2", "size": "512x512", "response_format": "b64_json"})
+        url = generate(client, {"model": "dall-e-2", "size": "1024x1024"})[0]["url"]
+        assert client.get(url).content.startswith(b"\x89PNG")
+    loop = render_threads[256]
+    assert render_threads[512] != loop and render_threads[1024] != loop
