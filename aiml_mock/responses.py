@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from aiml_mock.errors import ApiError, error_body
 from aiml_mock.recording import exchange_of
 from aiml_mock.state import MockState
-from aiml_mock.transport import transport_of
+from aiml_mock.transport import ConnectionDropped, transport_of
 
 OPENAI_VERSION = "2020-10-01"
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
@@ -123,10 +123,6 @@ def error_response(error: ApiError, request: Request, request_id: str | None = N
     style = state.contract.error_style if state else "aimlapi"
     body = error_body(error, style, request_id, request.url.path)
     return json_response(error.status, body, request_id, started or time.perf_counter(), error.headers)
-
-
-class ConnectionDropped(ConnectionError):
-    """Raised into an in-process client for a `drop` fault: there is no socket to close."""
 
 
 async def wait_for_disconnect(receive: Receive, timeout: float) -> bool:

@@ -32,6 +32,10 @@ Address = tuple[str, int]
 _connections: dict[tuple[Address, Address], asyncio.Transport] = {}  # (server, client) -> transport, `stock`
 
 
+class ConnectionDropped(ConnectionError):
+    """Raised into an in-process client for a `drop` fault: there is no socket to close."""
+
+
 class _ToTask:
     """What `in_task()` returns: awaited outside a task (an inline run), it asks to go on in one."""
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from aiml_mock import Settings, create_app
-from aiml_mock.responses import ConnectionDropped
+from aiml_mock.transport import ConnectionDropped
 
 GENERATE = "/v1/images/generations"
 AUTH = {"Authorization": "Bearer sk-test-0123456789"}

@@ -26,7 +26,7 @@ from aiml_mock.faults import (
     realistic_seconds,
     retry_headers,
 )
-from aiml_mock.responses import ConnectionDropped
+from aiml_mock.transport import ConnectionDropped
 from aiml_mock.validation import ImageRequest, validate_request
 from tests.conftest import AUTH, PROMPT
 

@@ -25,7 +25,7 @@ from aiml_mock.journal import (
     elide_images,
 )
 from aiml_mock.recording import Exchange
-from aiml_mock.responses import ConnectionDropped
+from aiml_mock.transport import ConnectionDropped
 from aiml_mock.validation import ImageRequest
 from tests.conftest import PROMPT
 
