@@ -118,7 +118,17 @@ class StockH11Protocol(_Registering, H11Protocol):
 _stock: type[asyncio.Protocol] = StockH11Protocol
 _fast: type[asyncio.Protocol] | None = None
 
-try:
+try:  # httptools comes with uvicorn[standard]; uvicorn's `auto` prefers it, as here
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpTools
+
+    class StockHttpToolsProtocol(_Registering, _HttpTools):
+        """uvicorn's httptools protocol, its transport registered."""
+
+    _stock = StockHttpToolsProtocol
+except ImportError:  # pragma: no cover
+    pass
+
+try:  # `fast`: a name it needs gone from uvicorn leaves only `stock`
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
     from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
@@ -246,9 +256,6 @@ try:
             self._release()
             return True
 
-    class StockHttpToolsProtocol(_Registering, HttpToolsProtocol):
-        """uvicorn's httptools protocol, its transport registered."""
-
     class HttpToolsTransportProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope
         (no wrapper around the app, one coroutine less per request than the mixin), and sending each response's
@@ -367,8 +374,8 @@ try:
                 self.timeout_keep_alive_task.cancel()
                 self.timeout_keep_alive_task = None
 
-    _stock, _fast = StockHttpToolsProtocol, HttpToolsTransportProtocol
-except ImportError:  # pragma: no cover (httptools comes with uvicorn[standard])
+    _fast = HttpToolsTransportProtocol
+except ImportError:  # pragma: no cover
     pass
 
 
