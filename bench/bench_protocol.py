@@ -1,14 +1,15 @@
 """Benchmark one answer's CPU cost through uvicorn's protocol, without sockets: the mock vs the bare app.
 
 Raw `POST /v1/images/generations` requests (a different prompt in every one, as in `bench_server.py`) are fed
-to 64 connections of the protocol each server runs under (the mock's own, `aiml_mock.transport`, and uvicorn's
-httptools protocol for `bench/bare_app.py`), on a uvloop loop, with transports that only count the writes.
+to 64 connections of the protocol each server runs under (the mock under `--protocol fast`, its own, and
+`--protocol stock`, uvicorn's with the transport registered: `aiml_mock._protocol`; uvicorn's httptools protocol
+for `bench/bare_app.py`), on a uvloop loop, with transports that only count the writes.
 Everything a request costs in Python is measured (parsing, the app, the journal, the answer's framing) and
 nothing of the kernel's: the figures move by a few per cent where `wrk` figures move by tens, so this is the
 bench to tell whether a change to the hot path helps. It runs one server per process, alternating, and
 reports the best of each process's runs.
 
-    python bench/bench_protocol.py [--processes 3] [--runs 5] [--mock-source DIR]
+    python bench/bench_protocol.py [--processes 3] [--runs 5] [--mock-source DIR] [--servers mock stock bare]
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ import harness
 CONNECTIONS = 64
 ROUNDS = 300  # requests per connection in one run; the first WARM_UP rounds are not timed
 WARM_UP = 20
+NAMES = {"mock": "aiml-mock, fast (url answers)", "stock": "aiml-mock, stock (url answers)", "bare": "bare Starlette"}
 PROMPT = b"A watercolor painting of a red fox reading a newspaper in a sunlit Paris cafe, warm morning light"
 
 
 class CountingTransport(asyncio.Transport):
     """A connection's far end that only counts what is written to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 50000) -> None:
         super().__init__()
         self.writes = 0
+        self.port = port  # each connection its own client address, as on a socket
 
     def write(self, data: Any) -> None:
         self.writes += 1
@@ -47,7 +50,7 @@ class CountingTransport(asyncio.Transport):
         pass
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+        return {"peername": ("127.0.0.1", self.port), "sockname": ("127.0.0.1", 8000)}.get(name, default)
 
     def pause_reading(self) -> None:
         pass
@@ -67,16 +70,16 @@ def protocol_for(server: str) -> tuple[Any, Any]:
     """(uvicorn config, protocol class) of one server, as it runs under `aiml-mock serve` or uvicorn."""
     import uvicorn
 
-    if server == "mock":
+    if server in ("mock", "stock"):
         from aiml_mock.app import create_app, settle_heap
         from aiml_mock.server import server_config
         from aiml_mock.settings import Settings
-        from aiml_mock.transport import protocol_class
 
-        settings = Settings(log_level="warning")
+        settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
         app = create_app(settings)
         settle_heap()
-        return server_config(app, settings, timeout_keep_alive=30), protocol_class()
+        config = server_config(app, settings, timeout_keep_alive=30)
+        return config, config.http
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     sys.path.insert(0, str(harness.BENCH))
@@ -92,9 +95,9 @@ async def one_run(config: Any, protocol_class: Any) -> float:
     state = ServerState()
     state.default_headers = [(b"date", b"Fri, 04 Dec 2026 10:00:00 GMT"), (b"server", b"uvicorn")]
     protocols, transports = [], []
-    for _ in range(CONNECTIONS):
+    for connection in range(CONNECTIONS):
         protocol = protocol_class(config=config, server_state=state, app_state={})
-        transport = CountingTransport()
+        transport = CountingTransport(50000 + connection)
         protocol.connection_made(transport)
         protocols.append(protocol)
         transports.append(transport)
@@ -142,7 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=3, help="processes per server, alternating")
     parser.add_argument("--runs", type=int, default=5, help="runs per process (the best counts)")
     parser.add_argument("--mock-source", type=Path, default=None, help="measure the mock of another checkout")
-    parser.add_argument("--child", choices=["mock", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--servers", nargs="+", choices=list(NAMES), default=list(NAMES),
+                        help="mock: --protocol fast; stock: --protocol stock; bare: bench/bare_app.py")
+    parser.add_argument("--child", choices=list(NAMES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         measure(args.child, args.runs)
@@ -150,18 +155,26 @@ def main(argv: list[str] | None = None) -> None:
     pins = harness.cores()
     core = pins[0] if pins else None
     print(f"machine: {harness.machine()}", flush=True)
-    figures: dict[str, list[float]] = {"mock": [], "bare": []}
+    servers = [name for name in NAMES if name in args.servers]
+    figures: dict[str, list[float]] = {name: [] for name in servers}
     for process in range(args.processes):
-        for server in ("mock", "bare") if process % 2 == 0 else ("bare", "mock"):
+        for server in servers if process % 2 == 0 else servers[::-1]:
             figures[server].append(child(server, args.runs, core, args.mock_source))
-            print(f"  process {process + 1}: {server:4} {figures[server][-1]:6.1f} us per answer", flush=True)
-    mock, bare = min(figures["mock"]), min(figures["bare"])
+            print(f"  process {process + 1}: {server:5} {figures[server][-1]:6.1f} us per answer", flush=True)
+    best = {name: min(values) for name, values in figures.items()}
     print(f"\n{CONNECTIONS} connections x {ROUNDS - WARM_UP} timed requests, a new prompt in each; best of "
           f"{args.processes} processes x {args.runs} runs; {'pinned to core ' + core if core else 'unpinned'}")
     print(harness.versions("starlette", "uvicorn", "uvloop", "httptools", "orjson"))
-    print(f"  aiml-mock (url answers): {mock:.1f} us per answer")
-    print(f"  bare Starlette:          {bare:.1f} us per answer")
-    print(f"  the mock costs {mock / bare:.2f}x the bare app's CPU per answer ({bare / mock:.2f}x its rate)")
+    for name in servers:
+        print(f"  {NAMES[name] + ':':34} {best[name]:.1f} us per answer")
+    if "bare" in best:
+        for name in ("mock", "stock"):
+            if name in best:
+                print(f"  {NAMES[name]} costs {best[name] / best['bare']:.2f}x the bare app's CPU per answer "
+                      f"({best['bare'] / best[name]:.2f}x its rate)")
+    if "mock" in best and "stock" in best:
+        print(f"  stock costs {best['stock'] / best['mock']:.2f}x fast's CPU per answer "
+              f"({best['mock'] / best['stock']:.2f}x its rate)")
     print(f"(command: python {' '.join(sys.argv)}; pid {os.getpid()})")
 
 

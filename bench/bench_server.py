@@ -1,8 +1,10 @@
 """Benchmark the mock server against a bare Starlette app and Stoplight Prism, measured in the same run.
 
 The mock runs as users get it: `aiml-mock serve` with default settings (validation, the request journal and
-contract verdicts on), one uvicorn worker, uvloop and httptools. The baseline (`bench/bare_app.py`) runs under
-the same uvicorn and does the least the job needs: check the bearer header, parse the JSON, answer a fixed 201.
+contract verdicts on), one uvicorn worker, uvloop and httptools, under its default protocol (`fast`), and once
+more under `--protocol stock` (uvicorn's own protocol; `--no-stock` leaves it out). The baseline
+(`bench/bare_app.py`) runs under the same uvicorn and does the least the job needs: check the bearer header,
+parse the JSON, answer a fixed 201.
 Prism (`prism mock -v silent` on `contracts/aimlapi.yaml`) runs when Node and npm are available.
 
 `wrk -t2 -c64` drives each server with a different prompt in every request (`bench/generations.lua`), in three
@@ -15,7 +17,7 @@ Each wrk run opens its 64 connections anew. Under uvloop a saturated server acce
 last of 64 was accepted ~0.6 s after the first in a measured run, against ~10 ms under asyncio's loop), so the
 first requests of a run wait; runs of 10 s keep those few requests out of p99, and `max` shows them.
 
-    python bench/bench_server.py [--seconds 10] [--rounds 3] [--connections 64] [--no-prism]
+    python bench/bench_server.py [--seconds 10] [--rounds 3] [--connections 64] [--no-prism] [--no-stock]
                                  [--scenarios url b64 repeat] [--mock-source DIR]
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 import harness
 from harness import Load, Server
 
+STOCK = "aiml-mock stock"  # the mock under `--protocol stock`
 SCENARIOS = {
     "url": "url, unique prompts",
     "b64": "b64_json 1024x1024, unique prompts",
@@ -85,6 +88,8 @@ def run(args: argparse.Namespace) -> dict[tuple[str, str], Figures]:
     servers: list[Server] = []
     try:
         servers.append(harness.start_mock(server_core, source=args.mock_source))
+        if not args.no_stock:
+            servers.append(harness.start_mock(server_core, "--protocol", "stock", name=STOCK, source=args.mock_source))
         servers.append(harness.start_bare(server_core))
         if prism is not None:
             print(f"Prism {harness.prism_version(prism)}: prism mock -v silent contracts/aimlapi.yaml", flush=True)
@@ -126,7 +131,7 @@ def report(results: dict[tuple[str, str], Figures], args: argparse.Namespace, st
     for scenario in args.scenarios:
         title = SCENARIOS[scenario]
         bare = results[("bare Starlette", scenario)]
-        for name in ("aiml-mock", "bare Starlette", "Prism"):
+        for name in ("aiml-mock", STOCK, "bare Starlette", "Prism"):
             figures = results.get((name, scenario))
             if figures is None:
                 continue
@@ -149,6 +154,11 @@ def report(results: dict[tuple[str, str], Figures], args: argparse.Namespace, st
         repeat_ratio = mock["repeat"].rps / mock["url"].rps
         print(f"  b64_json, repeated prompt: {repeat_ratio:.2f}x the mock's url mode (>= 0.5: "
               f"{verdict(repeat_ratio >= 0.5)})")
+    for scenario in args.scenarios:
+        stock = results.get((STOCK, scenario))
+        if stock is not None:
+            print(f"  {SCENARIOS[scenario]}: --protocol stock {stock.rps / mock[scenario].rps:.2f}x fast's throughput, "
+                  f"p99 {stock.p99 / mock[scenario].p99:.2f}x fast's")
     prism = results.get(("Prism", "url"))
     if prism is not None and "url" in mock:
         prism_ratio = mock["url"].rps / prism.rps
@@ -165,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (the median is reported)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-prism", action="store_true", help="skip Stoplight Prism")
+    parser.add_argument("--no-stock", action="store_true", help="skip the mock under --protocol stock")
     parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
                         help="measure only these scenarios (all by default)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to separate cores")
