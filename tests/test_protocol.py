@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,55 @@ def test_server_config_logs_the_fallback_once(monkeypatch: pytest.MonkeyPatch, c
     assert config.http is _protocol.StockHttpToolsProtocol
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("WARNING:") and "uvicorn 0.99.0" in line
+
+
+def test_mock_server_runs_stock_by_default_and_fast_when_asked() -> None:
+    from aiml_mock import MockServer
+
+    for overrides, expected in (({}, _protocol.StockHttpToolsProtocol),
+                                ({"protocol": "fast"}, _protocol.HttpToolsTransportProtocol)):
+        with MockServer(**overrides) as server:
+            assert server._server is not None and server._server.config.http is expected
+
+
+def test_serve_runs_fast_by_default_and_stock_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiml_mock import cli
+
+    configs: list[uvicorn.Config] = []
+
+    class Recorded:
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self, sockets: Any) -> None:
+            for sock in sockets:
+                sock.close()
+
+    monkeypatch.setattr(cli, "_quiet_exit_server", lambda: Recorded)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # serve's own SIGTERM handling, not the test's
+    monkeypatch.setattr("aiml_mock.app.settle_heap", lambda: None)  # no gc.freeze() in the test process
+    assert cli.serve(Settings(port=0)) == 0
+    assert cli.serve(Settings(port=0, protocol="stock")) == 0
+    assert [config.http for config in configs] == [_protocol.HttpToolsTransportProtocol,
+                                                   _protocol.StockHttpToolsProtocol]
+
+
+def test_stock_forgets_a_connection_once_it_is_closed() -> None:
+    import httpx
+
+    from aiml_mock import MockServer
+    from aiml_mock import transport as transport_module
+
+    def registered(port: int) -> list[Any]:
+        return [key for key in list(transport_module._connections) if key[0][1] == port]
+
+    with MockServer(protocol="stock") as server:
+        assert server._server is not None
+        with httpx.Client() as client:
+            assert client.get(f"{server.url}/health").status_code == 200
+            assert len(registered(server.port)) == 1
+        for _ in range(200):  # until the server has seen the close (an event on its loop, in its thread)
+            if not server._server.server_state.connections:
+                break
+            threading.Event().wait(0.01)
+        assert registered(server.port) == []
