@@ -75,26 +75,40 @@ def _loopback(address: Any) -> bool:
         return False
 
 
+def _refuse(target: Any) -> LeftLoopback:
+    return LeftLoopback(f"a client tried to reach {target!r}: the client matrix must stay offline")
+
+
 @pytest.fixture(scope="package", autouse=True)
 def offline() -> Iterator[None]:
-    """Every socket connection from this process goes to loopback, or fails the test that made it."""
-    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    """Every name lookup and socket connection from this process stays on loopback, or fails the test.
+
+    Refused before anything leaves: no DNS query for another name, no connection to another address.
+    """
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
 
     def guarded(self: socket.socket, address: Any) -> Any:
         if not _loopback(address):
-            raise LeftLoopback(f"a client tried to reach {address!r}: the client matrix must stay offline")
+            raise _refuse(address)
         return connect(self, address)
 
     def guarded_ex(self: socket.socket, address: Any) -> Any:
         if not _loopback(address):
-            raise LeftLoopback(f"a client tried to reach {address!r}: the client matrix must stay offline")
+            raise _refuse(address)
         return connect_ex(self, address)
 
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _loopback((host.decode() if isinstance(host, bytes) else host, 0)):
+            raise _refuse(host)
+        return getaddrinfo(host, *args, **kwargs)
+
     socket.socket.connect, socket.socket.connect_ex = guarded, guarded_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = lookup
     try:
         yield
     finally:
         socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
 
 
 # -- the mock -------------------------------------------------------------------------------------------
