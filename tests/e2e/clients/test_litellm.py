@@ -86,6 +86,7 @@ def test_openai_route_copies_extra_headers_into_the_body(litellm: Any, mock: Ser
         via_openai(litellm, mock, extra_headers={"X-Mock-Fault": "503"}, num_retries=0, max_retries=0)
     sent = mock.generations()[0]
     assert sent.headers["x-mock-fault"] == "503" and sent.json["extra_headers"] == {"X-Mock-Fault": "503"}
+    assert [violation.path for violation in sent.violations] == ["$.extra_headers"]
 
 
 # -- aiml/: LiteLLM's own AI/ML API provider ------------------------------------------------------------------
@@ -96,6 +97,13 @@ def test_aiml_url(litellm: Any, mock: Served) -> None:
     image = via_aiml(litellm, mock, model="aiml/dall-e-3").data[0]
     assert image.url.startswith(f"{mock.url}/images/") and image.revised_prompt
     assert mock.generations()[0].headers["user-agent"].startswith("litellm/")
+    # `api_base` with `/v1` too (LiteLLM strips it), and `AIML_API_BASE` / `AIML_API_KEY` instead of arguments
+    assert litellm.image_generation(model="aiml/dall-e-3", prompt=PROMPT, api_base=mock.base_url, api_key=KEY).data
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AIML_API_BASE", mock.url)
+        env.setenv("AIML_API_KEY", KEY)
+        assert litellm.image_generation(model="aiml/dall-e-3", prompt=PROMPT).data
+    assert mock.statuses() == [201, 201, 201]
 
 
 @cell(AIML, "b64_json", "for `openai/gpt-image-*` only; DALL·E gets a URL (it sends `output_format`)")
@@ -120,6 +128,8 @@ def test_aiml_sends_flux_shaped_fields_which_dalle_ignores(litellm: Any, mock: S
     assert {violation.path for violation in sent.violations} == {"$.image_size", "$.num_images"}
     flux = via_aiml(litellm, mock, model="aiml/flux/schnell", size="512x512", n=2)
     assert len(flux.data) == 2 and not mock.generations()[-1].violations  # FLUX's own fields: valid
+    via_aiml(litellm, mock, extra_body={"seed": 7})  # not merged: sent as a field named `extra_body`
+    assert mock.generations()[-1].json["extra_body"] == {"seed": 7}
 
 
 @cell(AIML, "400", "`litellm.BadRequestError`; the message is the body, naming the field")
