@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.mark.structures import Mark, ParameterSet
@@ -151,15 +152,47 @@ def documented_checks() -> list[tuple[str, int]]:
     return [(command, int(code)) for command, code in found]
 
 
+def documented_outputs() -> tuple[list[str], dict[str, Any]]:
+    """The page's sample `aiml-mock check` output (the lines of its plain block) and sample JSON report."""
+    section = PAGE.read_text(encoding="utf-8").split("## `aiml-mock check`", 1)[1]
+    [printed] = re.findall(r"^```\n(aiml-mock check: .*?)^```", section, re.S | re.M)
+    [report] = re.findall(r"^```json\n(.*?)^```", section, re.S | re.M)
+    return printed.splitlines(), json.loads(report)
+
+
+def volatile(text: str) -> str:
+    """Ports and image names change with every run."""
+    return re.sub(r"img-[\w-]+", "img-...", re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)).rstrip()
+
+
+def shown_in(shown: Any, actual: Any) -> bool:
+    """Whether the page's sample is what the report holds; `"...": "..."` stands for keys left out."""
+    if isinstance(shown, dict):
+        return isinstance(actual, dict) and all(
+            key == "..." or (key in actual and shown_in(value, actual[key])) for key, value in shown.items())
+    if isinstance(shown, list):
+        return isinstance(actual, list) and len(actual) == len(shown) and all(map(shown_in, shown, actual))
+    return bool(shown == actual)
+
+
 @pytest.mark.parametrize(("command", "code"), documented_checks())
 def test_the_documented_check_commands_do_what_the_page_says(command: str, code: int, tmp_path: Path,
                                                              node: str) -> None:
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # the page's relative paths; the report lands here
     bin_dir = str(Path(sys.executable).parent)  # `aiml-mock` and `python` of this environment
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, str(Path(node).parent), os.environ.get("PATH", "")])}
-    run = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    argv = shlex.split(command)
+    run = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == code, f"{command}: exit {run.returncode}\n{run.stdout}\n{run.stderr}"
+    printed, sample = documented_outputs()
+    if printed[0].split("`")[1] == " ".join(argv[argv.index("--") + 1:]):  # the command of the sample output
+        lines = run.stderr.splitlines()
+        verdict = [volatile(line) for line in lines[next(i for i, line in enumerate(lines)
+                                                          if line.startswith("aiml-mock check:")):]]
+        assert [volatile(line) for line in printed] == verdict, run.stderr
     if "--json" in command:
-        report = json.loads((tmp_path / shlex.split(command)[shlex.split(command).index("--json") + 1]).read_text())
+        report = json.loads((tmp_path / argv[argv.index("--json") + 1]).read_text())
         assert report["status"] == code and report["requests"] >= 1
         assert all(entry["valid"] for entry in report["entries"]) == (code == 0)
+        if sample["command"] == argv[argv.index("--") + 1:]:
+            assert shown_in(sample, report), f"the page's sample report is not what check wrote: {report}"
