@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,9 +310,41 @@ def _sort_key(violation: Violation) -> tuple[int, str]:
     return (0 if violation.rule == "required" else 1, violation.path)
 
 
-def _collect(validator: Any, schema: Mapping[str, Any], instance: Any) -> list[Violation]:
-    found = [violation for error in validator.iter_errors(instance) for violation in _to_violations(error, schema)]
+def _collect(validator: Any, schema: Mapping[str, Any], instance: Any, scrubbed: bool = False) -> list[Violation]:
+    try:
+        found = [violation for error in validator.iter_errors(instance) for violation in _to_violations(error, schema)]
+    except UnicodeEncodeError:  # see `_is_valid`; the violations then carry text an error body can encode
+        if scrubbed:
+            raise
+        return _collect(validator, schema, _without_surrogates(instance), scrubbed=True)
     return sorted(found, key=_sort_key)
+
+
+def _is_valid(validator: Any, instance: Any) -> bool:
+    """`validator.is_valid`, for bodies with lone surrogates too.
+
+    `"\ud800"` is valid JSON and `parse_json` keeps it, but jsonschema_rs cannot turn it into a Rust string
+    (UnicodeEncodeError, where an enum, a pattern or a key is compared). The same rules hold for U+FFFD in its
+    place: one character, in no enum, in no valid URL.
+    """
+    try:
+        return bool(validator.is_valid(instance))
+    except UnicodeEncodeError:
+        return bool(validator.is_valid(_without_surrogates(instance)))
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """The value with every lone surrogate in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    return value
 
 
 _LENGTH_ONLY = frozenset({"type", "minLength", "maxLength", "title", "description", "examples"})
@@ -395,7 +428,7 @@ class Contract:
             return [problem]
         assert spec is not None
         validator = spec.validator(strict=False)
-        if validator.is_valid(body):
+        if _is_valid(validator, body):
             return []
         return _collect(validator, spec.schema, body)
 
@@ -406,7 +439,7 @@ class Contract:
             return None
         model_id = body.get("model", self.default_model)
         spec = self.models.get(model_id) if isinstance(model_id, str) else None
-        return spec if spec is not None and spec.validator(strict=True).is_valid(body) else None
+        return spec if spec is not None and _is_valid(spec.validator(strict=True), body) else None
 
     def check_request(self, body: Any) -> list[Violation]:
         """Everything the contract forbids, including fields the real API silently ignores."""
@@ -415,7 +448,7 @@ class Contract:
             return [problem]
         assert spec is not None
         validator = spec.validator(strict=True)
-        if validator.is_valid(body):
+        if _is_valid(validator, body):
             return []
         return _collect(validator, {**spec.schema, "additionalProperties": False}, body)
 

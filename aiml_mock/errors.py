@@ -226,6 +226,11 @@ def out_of_credits_error(style: ErrorStyle) -> ApiError:
     return ApiError(403, code="insufficient_quota", type="insufficient_quota")
 
 
+def _encodable(text: str) -> str:
+    """Text as sent, with any lone surrogate (valid in JSON, not in UTF-8) written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def unknown_model_error(message: str, model: Any) -> ApiError:
     return ApiError(
         400,
@@ -233,5 +238,6 @@ def unknown_model_error(message: str, model: Any) -> ApiError:
         param="model",
         code="model_not_found",
         type="invalid_request_error",
-        openai_message=f"The model `{str(model)[:120]}` does not exist or you do not have access to it. {message}",
+        openai_message=f"The model `{_encodable(str(model)[:120])}` does not exist or you do not have access to it. "
+                       f"{message}",
     )

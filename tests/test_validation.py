@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from aiml_mock.contract import Contract, load_contract
@@ -174,3 +175,31 @@ def test_litellm_style_dalle2_base64_body_is_base64_png() -> None:
                                 "response_format": "b64_json"}, fresh_contract())
     assert (request.response_format, request.fmt) == ("b64_json", "png")
     assert [violation.field for violation in request.violations] == ["output_format"]
+
+
+# -- lone surrogates: valid JSON escapes, not UTF-8 ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("extra", "field"), [({"size": "\ud800"}, "size"), ({"style": {"\udfff": 1}}, "style"),
+                                              ({"size": ["x\ud800"]}, "size")])
+def test_a_lone_surrogate_in_a_field_the_model_defines_is_a_400_naming_it(extra: dict[str, object], field: str
+                                                                         ) -> None:
+    with pytest.raises(ApiError) as caught:
+        validate_request({"model": "dall-e-3", "prompt": "x", **extra}, fresh_contract())
+    assert caught.value.status == 400 and caught.value.param == field
+    orjson.dumps(caught.value.message)  # the error body can be written
+
+
+@pytest.mark.parametrize("extra", [{"foo": "\ud800"}, {"\ud800": 1}, {"foo": {"\udfff": ["\ud800"]}}])
+def test_a_lone_surrogate_in_a_field_the_model_does_not_define_is_recorded_and_ignored(extra: dict[str, object]
+                                                                                      ) -> None:
+    request = validate_request({"model": "dall-e-3", "prompt": "x", **extra}, fresh_contract())
+    assert len(request.violations) == 1 and request.width == 1024
+    orjson.dumps([violation.to_dict() for violation in request.violations])  # the journal can write them
+
+
+def test_an_unknown_model_with_a_lone_surrogate_is_a_400_in_both_dialects() -> None:
+    with pytest.raises(ApiError) as caught:
+        validate_request({"model": "dall-\ud800", "prompt": "x"}, fresh_contract())
+    assert caught.value.param == "model"
+    orjson.dumps([caught.value.message, caught.value.openai_fields()[0]])
