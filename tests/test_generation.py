@@ -31,7 +31,7 @@ def request(**body: object) -> ImageRequest:
     {"n": 3, "size": "256x256"},
     {"model": "dall-e-3", "quality": "hd", "style": "natural", "prompt": "a fox 🦊 " * 60},
     {"model": "flux/schnell", "num_images": 2, "image_size": "landscape_4_3"},
-    {"model": "flux-pro/v1.1-ultra", "output_format": "jpeg", "aspect_ratio": "21:9"},
+    {"model": "flux/kontext-pro/text-to-image", "output_format": "jpeg", "aspect_ratio": "21:9"},
 ])
 def test_url_names_are_the_names_of_the_images_b64_json_renders(body: dict[str, object]) -> None:
     image_request = request(**body)
