@@ -336,10 +336,15 @@ def _is_valid(validator: Any, instance: Any) -> bool:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def well_formed(text: str) -> str:
+    """The text with every lone surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD, so it can be encoded."""
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
+
+
 def _without_surrogates(value: Any) -> Any:
     """The value with every lone surrogate in its strings and keys replaced by U+FFFD."""
     if isinstance(value, str):
-        return _SURROGATES.sub("\ufffd", value)
+        return well_formed(value)
     if isinstance(value, list):
         return [_without_surrogates(item) for item in value]
     if isinstance(value, dict):

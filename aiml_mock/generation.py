@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from aiml_mock.behaviours import caption_label, revised_prompt
-from aiml_mock.contract import Contract
+from aiml_mock.contract import Contract, well_formed
 from aiml_mock.images import ImageCache, ImageSpec
 from aiml_mock.pricing import FREE, Cost
 from aiml_mock.urls import UrlSigner, file_names
@@ -139,7 +139,7 @@ def _item_value(fill: str, request: ImageRequest, name: str) -> Any:
     if fill == "file_name":
         return name
     if fill == "prompt":
-        return request.prompt
+        return well_formed(request.prompt)  # a lone surrogate (valid JSON) cannot be written back as UTF-8
     if fill == "size":
         return f"{request.width}x{request.height}"
     if fill == "request_id":
@@ -173,7 +173,7 @@ def _value(fill: str, extra: Any, request: ImageRequest, seed: int, now: float, 
     if fill == "nsfw":
         return [False] * request.count
     if fill == "prompt":
-        return request.prompt
+        return well_formed(request.prompt)  # a lone surrogate (valid JSON) cannot be written back as UTF-8
     if fill == "count":
         return request.count
     if fill == "model":

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import pytest
 
 from aiml_mock.contract import load_contract
@@ -74,3 +75,10 @@ def test_dall_e_3_puts_its_revised_prompt_first_in_every_item() -> None:
     assert list(item) == ["revised_prompt", "url"] and "red fox" in item["revised_prompt"]
     assert "revised_prompt" not in answer(request(), seed=0, now=1.0, cache=ImageCache(), signer=SIGNER,
                                                 base_url="http://x")["data"][0]
+
+
+def test_a_prompt_with_a_lone_surrogate_is_echoed_as_text_an_answer_can_carry() -> None:
+    """`"\\ud800"` is valid JSON; the models whose answers echo the prompt write U+FFFD in its place."""
+    image_request = validate_request({"model": "flux/kontext-max/text-to-image", "prompt": "a fox \ud800"}, CONTRACT)
+    body = answer(image_request, seed=0, now=1.0, cache=ImageCache(), signer=SIGNER, base_url="http://x")
+    assert "a fox \ufffd" in orjson.dumps(body).decode()
