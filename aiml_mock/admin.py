@@ -3,11 +3,13 @@
     POST   /__mock/faults      {"status": 503, "times": 2}   add a rule (or a list of rules)
     GET    /__mock/faults                                    the rules, the random mode, the latency
     DELETE /__mock/faults[/ID]                               clear the rules (or one)
+    PUT    /__mock/latency     {"latency": "250ms"}          the latency every generation gets (null: none)
     GET    /__mock/requests?path=&status=&model=&limit=      the journal, newest first
     DELETE /__mock/requests                                  clear it
     GET    /__mock/images?downloaded=true|false              images generated, and whether each was fetched
     DELETE /__mock/images
     POST   /__mock/reset                                     all of the above cleared, the random faults restarted
+    GET    /__mock/ui                                        the dashboard (aiml_mock/dashboard.py)
 
 `--no-admin` leaves these routes out (they answer 404); `--admin-token T` requires `Authorization: Bearer T`.
 Admin requests are not journaled. Mistakes get a 4xx in the configured error dialect, naming what is wrong.
@@ -23,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aiml_mock.dashboard import dashboard_routes
 from aiml_mock.errors import ApiError
-from aiml_mock.faults import FaultRule
+from aiml_mock.faults import FaultRule, parse_latency
 from aiml_mock.recording import ADMIN_PREFIX
 from aiml_mock.responses import error_response, json_response
 from aiml_mock.state import state_of
@@ -119,6 +122,18 @@ async def delete_fault(request: Request) -> Response:
     return json_response(200, {"cleared": 1})
 
 
+async def set_latency(request: Request) -> Response:
+    data = await _body(request)
+    if not isinstance(data, dict) or set(data) != {"latency"}:
+        raise _bad('Send {"latency": "250ms"} ("100ms-400ms", "300ms+-50ms", "realistic[:SCALE]", or null for none)')
+    try:
+        latency = parse_latency(data["latency"])
+    except ValueError as error:
+        raise _bad(f"Invalid latency: {error}") from None
+    state_of(request).faults.set_latency(latency)
+    return json_response(200, {"latency": str(latency) if latency else None})
+
+
 # -- the journal and the images --------------------------------------------------------------------
 
 
@@ -172,7 +187,7 @@ async def index(request: Request) -> Response:
 
 
 _ENDPOINTS = (
-    ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"),
+    ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"), ("PUT", "/latency"),
     ("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/images"), ("DELETE", "/images"), ("POST", "/reset"),
     ("GET", "/usage"),
 )
@@ -189,10 +204,12 @@ def admin_routes() -> list[Route]:
         route("/faults", add_faults, "POST"),
         route("/faults", clear_faults, "DELETE"),
         route("/faults/{rule_id:int}", delete_fault, "DELETE"),
+        route("/latency", set_latency, "PUT"),
         route("/requests", list_requests, "GET"),
         route("/requests", clear_requests, "DELETE"),
         route("/images", list_images, "GET"),
         route("/images", clear_images, "DELETE"),
         route("/reset", reset, "POST"),
         route("/usage", usage, "GET"),
+        *dashboard_routes(),
     ]

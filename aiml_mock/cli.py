@@ -155,6 +155,8 @@ def serve(settings: Settings) -> int:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else host
     print(f"aiml-mock {__version__} listening on http://{shown}:{port} (profile {settings.profile})", flush=True)
     print(f"  openai SDK: OpenAI(base_url=\"http://{shown}:{port}/v1\", api_key=\"...\")", flush=True)
+    if settings.admin:
+        print(f"  dashboard:  http://{shown}:{port}/__mock/ui", flush=True)
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 

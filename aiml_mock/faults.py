@@ -518,6 +518,12 @@ class Faults:
             self._rng = random.Random(self.seed)
             self._latency_rng = random.Random(self.seed + 1)
 
+    def set_latency(self, latency: Latency | None) -> None:
+        """Change the latency every generation gets (None: none), as `--latency` sets it at start-up."""
+        with self._lock:
+            self.latency = latency
+            self.configured = bool(self.rate or latency)
+
     @property
     def active(self) -> bool:
         """Whether any request could get a fault or latency without asking for one."""

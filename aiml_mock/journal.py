@@ -298,6 +298,14 @@ class Journal:
         items.reverse()
         return [_entry_of(item) for item in items]
 
+    def newest_id(self) -> int:
+        """The newest entry's id, 0 when empty: with `len()`, a cheap sign that the journal changed."""
+        with self._lock:
+            if not self._items:
+                return 0
+            first = self._items[-1][0]
+        return first.id if isinstance(first, Entry) else int(RAW_HEAD.unpack_from(first)[0])
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

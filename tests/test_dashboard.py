@@ -1,0 +1,260 @@
+"""The dashboard's HTTP side (`/__mock/ui`), in-process: access, escaping, pagination, filters, controls.
+
+What a browser does with these pages is tested in tests/e2e/test_dashboard_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from aiml_mock import Settings, create_app
+from aiml_mock.dashboard import COOKIE, CSP, pointer
+from aiml_mock.ledger import TEST_HEADER
+
+AUTH = {"Authorization": "Bearer sk-test"}
+UI = "/__mock/ui"
+
+
+def generate(client: TestClient, prompt: str = "a lighthouse", model: str = "dall-e-2",
+             headers: dict[str, str] | None = None, **fields: Any) -> int:
+    body = {"model": model, "prompt": prompt, **fields}
+    if model == "dall-e-2":
+        body.setdefault("size", "256x256")
+    return client.post("/v1/images/generations", json=body, headers={**AUTH, **(headers or {})}).status_code
+
+
+@pytest.fixture
+def ui() -> TestClient:
+    return TestClient(create_app(Settings()))
+
+
+def rows(client: TestClient, **params: Any) -> dict[str, Any]:
+    response = client.get(f"{UI}/api/requests", params=params)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_every_page_carries_a_policy_forbidding_inline_script(ui: TestClient) -> None:
+    generate(ui)
+    for path in ("", "/requests/1", "/images", "/controls", "/login", "/api/requests"):
+        response = ui.get(UI + path)
+        assert response.status_code == 200, path
+        assert response.headers["content-security-policy"] == CSP
+        assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+        assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_pages_hold_no_inline_script_or_style(ui: TestClient) -> None:
+    generate(ui, prompt="x", colour="blue")
+    for path in ("", "/requests/1", "/images", "/controls", "/login"):
+        html = ui.get(UI + path).text
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], path
+        assert " style=" not in html and " on" not in re.sub(r"<[^>]*\bon(?:ly|e)\b", "", html).split("<body")[0]
+
+
+def test_a_hostile_prompt_is_shown_as_text_on_the_detail_page(ui: TestClient) -> None:
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    generate(ui, prompt=hostile, colour="<b>bold</b>")
+    html = ui.get(f"{UI}/requests/1").text
+    assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert rows(ui)["rows"][0]["prompt"] == hostile  # JSON for the list, which the script puts in as text
+
+
+def test_no_admin_leaves_the_dashboard_out() -> None:
+    client = TestClient(create_app(Settings(admin=False)))
+    for path in ("", "/controls", "/api/requests", "/static/dashboard.js", "/login"):
+        assert client.get(UI + path).status_code == 404
+    assert client.post(f"{UI}/api/faults", json={"status": 503}).status_code == 404
+
+
+def test_with_an_admin_token_pages_ask_for_it_and_the_api_refuses_without_it() -> None:
+    client = TestClient(create_app(Settings(admin_token="s3cret")), follow_redirects=False)
+    page = client.get(f"{UI}/controls")
+    assert page.status_code == 303 and page.headers["location"] == f"{UI}/login?next={UI}/controls"
+    assert client.get(f"{UI}/api/requests").status_code == 401
+    assert client.post(f"{UI}/api/faults", json={"status": 503}).status_code == 401
+    assert client.get(f"{UI}/api/requests", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get(f"{UI}/static/dashboard.css").status_code == 200  # the login page needs it
+
+
+def test_logging_in_sets_an_httponly_strict_cookie_that_opens_the_dashboard() -> None:
+    client = TestClient(create_app(Settings(admin_token="s3cret")), follow_redirects=False)
+    wrong = client.post(f"{UI}/login", data={"token": "nope", "next": f"{UI}/images"})
+    assert wrong.status_code == 401 and "not the admin token" in wrong.text and COOKIE not in client.cookies
+    right = client.post(f"{UI}/login", data={"token": "s3cret", "next": f"{UI}/images"})
+    assert right.status_code == 303 and right.headers["location"] == f"{UI}/images"
+    cookie = right.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and f"Path={UI}" in cookie
+    assert "s3cret" not in cookie
+    assert client.get(f"{UI}/images").status_code == 200
+    assert client.get(f"{UI}/api/requests").status_code == 200
+    client.post(f"{UI}/logout")
+    assert client.get(f"{UI}/api/requests").status_code == 401
+
+
+def test_login_never_redirects_off_the_dashboard() -> None:
+    client = TestClient(create_app(Settings(admin_token="t")), follow_redirects=False)
+    for target in ("https://evil.example/", "//evil.example/x", f"{UI}//evil.example"):
+        assert client.post(f"{UI}/login", data={"token": "t", "next": target}).headers["location"] == UI
+
+
+def test_cross_site_writes_and_logins_are_refused(ui: TestClient) -> None:
+    evil = {"Origin": "https://evil.example"}
+    assert ui.post(f"{UI}/api/faults", json={"status": 503}, headers=evil).status_code == 403
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    assert ui.post(f"{UI}/api/faults", json={"status": 503}, headers=cross_site).status_code == 403
+    assert ui.request("DELETE", f"{UI}/api/faults", json={}, headers=evil).status_code == 403
+    assert ui.get("/__mock/faults").json()["rules"] == []
+    client = TestClient(create_app(Settings(admin_token="t")), follow_redirects=False)
+    assert client.post(f"{UI}/login", data={"token": "t"}, headers=evil).status_code == 403
+
+
+def test_writes_take_json_bodies_only(ui: TestClient) -> None:
+    form = ui.post(f"{UI}/api/faults", data={"status": "503"})
+    assert form.status_code == 415 and "JSON" in form.json()["message"]
+    same_site = ui.post(f"{UI}/api/faults", json={"status": 503}, headers={"Origin": "http://testserver"})
+    assert same_site.status_code == 201
+
+
+def test_a_fault_added_from_the_dashboard_fails_the_next_request(ui: TestClient) -> None:
+    made = ui.post(f"{UI}/api/faults", json={"status": 503, "times": 1}).json()
+    assert made["id"] == 1 and ui.get(f"{UI}/api/state").json()["rules"][0]["status"] == 503
+    assert generate(ui) == 503
+    assert generate(ui) == 201
+    assert ui.post(f"{UI}/api/faults", json={"status": 99}).status_code == 400
+    ui.post(f"{UI}/api/faults", json={"kind": "content_policy", "times": None})
+    assert ui.request("DELETE", f"{UI}/api/faults/2", json={}).json() == {"cleared": 1}
+    assert ui.request("DELETE", f"{UI}/api/faults/2", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("path", [f"{UI}/api/latency", "/__mock/latency"])
+def test_latency_set_at_run_time_slows_every_generation(ui: TestClient, path: str) -> None:
+    assert ui.put(path, json={"latency": "60ms"}).json() == {"latency": "60ms"}
+    assert ui.get("/__mock/faults").json()["latency"] == "60ms"
+    generate(ui)
+    assert ui.get("/__mock/requests").json()["requests"][0]["duration_ms"] >= 60
+    assert ui.put(path, json={"latency": "soon"}).status_code == 400
+    assert ui.put(path, json={"latency": None}).json() == {"latency": None}
+    assert ui.get("/__mock/faults").json()["latency"] is None
+
+
+def test_the_list_is_paginated_server_side_newest_first(ui: TestClient) -> None:
+    for index in range(120):
+        generate(ui, prompt=f"prompt {index}")
+    first = rows(ui)
+    assert first["total"] == 120 and len(first["rows"]) == 50
+    assert [row["prompt"] for row in first["rows"][:2]] == ["prompt 119", "prompt 118"]
+    last = rows(ui, offset=100)
+    assert len(last["rows"]) == 20 and last["rows"][-1]["prompt"] == "prompt 0"
+    assert len(rows(ui, limit=1000)["rows"]) == 120 and len(rows(ui, limit=5000)["rows"]) == 120
+    assert ui.get(f"{UI}/api/requests", params={"offset": "-1"}).status_code == 400
+    assert ui.get(f"{UI}/api/requests", params={"colour": "x"}).status_code == 400
+
+
+def test_an_unchanged_journal_answers_the_poll_without_a_page(ui: TestClient) -> None:
+    generate(ui)
+    version = rows(ui)["version"]
+    assert rows(ui, since=version) == {"version": version, "unchanged": True}
+    generate(ui)
+    assert len(rows(ui, since=version)["rows"]) == 2
+    ui.request("DELETE", f"{UI}/api/requests", json={})
+    assert rows(ui, since=rows(ui)["version"])["unchanged"]
+    assert rows(ui)["total"] == 0
+
+
+def test_the_list_filters_by_model_status_verdict_key_and_test(ui: TestClient) -> None:
+    generate(ui, model="dall-e-3", headers={TEST_HEADER: "tests/test_a.py::test_one"})
+    generate(ui, colour="blue", headers={"Authorization": "Bearer sk-other-key-123"})
+    generate(ui, size="1x1")
+    ui.get("/nowhere")
+    assert [r["model"] for r in rows(ui, model="dall-e-3")["rows"]] == ["dall-e-3"]
+    assert {r["status"] for r in rows(ui, status="4xx")["rows"]} == {400, 404}
+    assert [r["status"] for r in rows(ui, status="404")["rows"]] == [404]
+    invalid = rows(ui, verdict="invalid")
+    assert invalid["matching"] == 3 and invalid["total"] == 4
+    assert rows(ui, verdict="valid")["rows"][0]["model"] == "dall-e-3"
+    assert [r["key"] for r in rows(ui, key="sk-ot")["rows"]] == ["sk-ot...(16 chars)"]
+    assert [r["test"] for r in rows(ui, test="test_one")["rows"]] == ["tests/test_a.py::test_one"]
+    assert rows(ui, path="/nowhere")["matching"] == 1
+    assert ui.get(f"{UI}/api/requests", params={"verdict": "maybe"}).status_code == 400
+    assert rows(ui)["models"] == ["dall-e-2", "dall-e-3"]
+
+
+def test_the_detail_shows_violations_as_json_pointers_with_their_rule(ui: TestClient) -> None:
+    generate(ui, colour="blue")
+    html = ui.get(f"{UI}/requests/1").text
+    assert "<code>/colour</code>" in html and "<code>additionalProperties</code>" in html
+    assert pointer("$.image_size.width") == "/image_size/width"
+    assert pointer("$.items[0]") == "/items/0" and pointer("$") == "" and pointer("$['a/b']") == "/a~1b"
+
+
+def test_the_detail_redacts_credentials_as_the_journal_does(ui: TestClient) -> None:
+    generate(ui, headers={"Authorization": "Bearer sk-live-0123456789abcdef"})
+    html = ui.get(f"{UI}/requests/1").text
+    assert "0123456789abcdef" not in html and "Bearer sk-liv...(24 chars)" in html
+
+
+def test_images_show_whether_the_client_downloaded_them_and_viewing_does_not_count(ui: TestClient) -> None:
+    generate(ui, n=2)
+    html = ui.get(f"{UI}/requests/1").text
+    assert html.count("not downloaded yet") == 2
+    thumb = re.findall(r'src="(/__mock/ui/image/[^"]+)"', html)[0]
+    shown = ui.get(thumb)
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    assert "not downloaded yet" in ui.get(f"{UI}/requests/1").text
+    url = ui.get("/__mock/requests").json()["requests"][0]["response"]["data"][0]["url"]
+    assert ui.get(url).status_code == 200  # the client's own download
+    html = ui.get(f"{UI}/requests/1").text
+    assert "downloaded 1x before it expired" in html and html.count("not downloaded yet") == 1
+    assert ui.get(f"{UI}/image/not-an-image.png").status_code == 404
+
+
+def test_images_the_client_never_fetched_show_as_expired_after_their_ttl() -> None:
+    client = TestClient(create_app(Settings(image_ttl=1)))
+    generate(client)
+    record = client.app.state.mock.images  # type: ignore[attr-defined]
+    record._batches[0] = (*record._batches[0][:6], 0.0, *record._batches[0][7:])  # created long ago
+    assert "expired without being downloaded" in client.get(f"{UI}/images").text
+
+
+def test_the_gallery_pages_through_the_images(ui: TestClient) -> None:
+    for index in range(5):
+        generate(ui, prompt=f"p{index}", n=10)
+    first = ui.get(f"{UI}/images").text
+    assert "50 images" in first and first.count("<figure") == 48 and "page 1 of 2" in first
+    assert ui.get(f"{UI}/images", params={"page": 2}).text.count("<figure") == 2
+    assert ui.get(f"{UI}/images", params={"downloaded": "true"}).text.count("<figure") == 0
+    assert ui.get(f"{UI}/images", params={"downloaded": "maybe"}).status_code == 400
+
+
+def test_export_downloads_the_whole_journal_as_json(ui: TestClient) -> None:
+    generate(ui, prompt="first")
+    generate(ui, prompt="second")
+    response = ui.get(f"{UI}/export.json")
+    assert response.headers["content-disposition"].startswith('attachment; filename="aiml-mock-journal-')
+    data = response.json()
+    assert data["total"] == 2 and [entry["json"]["prompt"] for entry in data["requests"]] == ["second", "first"]
+
+
+def test_the_spend_is_the_ledgers_total(ui: TestClient) -> None:
+    generate(ui, model="dall-e-3")
+    generate(ui, n=2)
+    state = ui.get(f"{UI}/api/state").json()
+    usage = ui.get("/__mock/usage").json()
+    assert state["usage"] == usage and state["spend_usd"] == usage["total"]["usd"] > 0
+    assert state["usage"]["total"]["requests"] == 2
+
+
+def test_the_cost_column_shows_what_each_answered_request_would_cost(ui: TestClient) -> None:
+    generate(ui, model="dall-e-3")
+    generate(ui, size="1x1")
+    listed = rows(ui)["rows"]
+    journaled = ui.get("/__mock/requests").json()["requests"]
+    assert listed[1]["cost"] == f"${journaled[1]['cost']['usd']:.4f}" and journaled[1]["cost"]["usd"] > 0
+    assert listed[0]["cost"] is None and journaled[0]["cost"] is None  # a 400 is not billed
