@@ -53,7 +53,7 @@ _HERE = Path(__file__).parent
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
-    "content-security-policy": CSP, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+    "content-security-policy": CSP, "x-content-type-options": "nosniff", "referrer-policy": "same-origin",
     "x-frame-options": "DENY", "cache-control": "no-store",
 }
 Handler = Callable[[Request], Awaitable[Response]]
@@ -302,12 +302,15 @@ def journal_version(state: MockState) -> str:
 def list_page(state: MockState, filters: Mapping[str, str], offset: int, limit: int) -> dict[str, Any]:
     """One page of the filtered journal, newest first, with the counts and the models seen."""
     version = journal_version(state)
-    entries = state.journal.entries()
-    chosen = [entry for entry in entries if matches(entry, filters)] if any(filters.values()) else entries
-    models = sorted({entry.model for entry in entries if entry.model})
+    total = len(state.journal)
+    if any(filters.values()):
+        chosen = [entry for entry in state.journal.entries() if matches(entry, filters)]
+        matching, shown = len(chosen), chosen[offset:offset + limit]
+    else:  # the common view: only the page's entries are built
+        matching, shown = total, state.journal.newest(offset, limit)
     return {
-        "version": version, "total": len(entries), "matching": len(chosen), "offset": offset, "limit": limit,
-        "rows": [row(entry) for entry in chosen[offset:offset + limit]], "models": models,
+        "version": version, "total": total, "matching": matching, "offset": offset, "limit": limit,
+        "rows": [row(entry) for entry in shown], "models": list(state.contract.models),
     }
 
 
@@ -381,21 +384,14 @@ def image_view(record: ImageRecord, now: float) -> dict[str, Any]:
     return {"record": record, "name": image_path(record.url), "fate": fate, "label": label}
 
 
-def _find(state: MockState, entry_id: int) -> Entry | None:
-    for entry in state.journal.entries():
-        if entry.id == entry_id:
-            return entry
-    return None
-
-
 async def request_page(request: Request) -> Response:
     state = _state(request)
     entry_id: int = request.path_params["entry_id"]
-    entry = await anyio.to_thread.run_sync(_find, state, entry_id)
+    entry = await anyio.to_thread.run_sync(state.journal.find, entry_id)
     if entry is None:
         raise ApiError(404, f"No request {entry_id} in the journal (it may have been cleared or evicted)")
     now = time.time()
-    images = [image_view(record, now) for record in state.images.images() if record.request == entry_id]
+    images = [image_view(record, now) for record in state.images.images(request=entry_id)]
     violations = [{"pointer": pointer(v.path), "path": v.path, "rule": v.rule, "message": v.message,
                    "value": v.value} for v in entry.violations]
     context = {"page": "requests", "entry": entry, "headers": sorted(entry.headers.items()),

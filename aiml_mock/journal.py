@@ -298,6 +298,22 @@ class Journal:
         items.reverse()
         return [_entry_of(item) for item in items]
 
+    def newest(self, offset: int = 0, limit: int | None = None) -> list[Entry]:
+        """A slice of `entries()` (newest first) without building the entries outside it."""
+        with self._lock:
+            items = list(itertools.islice(reversed(self._items), offset, None if limit is None else offset + limit))
+        return [_entry_of(item) for item in items]
+
+    def find(self, entry_id: int) -> Entry | None:
+        """The entry with this id, if the journal still holds it (building only that one)."""
+        with self._lock:
+            items = list(self._items)
+        for item in reversed(items):
+            first = item[0]
+            if (first.id if isinstance(first, Entry) else RAW_HEAD.unpack_from(first)[0]) == entry_id:
+                return _entry_of(item)
+        return None
+
     def newest_id(self) -> int:
         """The newest entry's id, 0 when empty: with `len()`, a cheap sign that the journal changed."""
         with self._lock:
@@ -465,10 +481,10 @@ class ImageRegistry:
             while len(self._downloads) > max(self.capacity, 1) * 4:
                 self._downloads.popitem(last=False)
 
-    def images(self, *, downloaded: bool | None = None) -> list[ImageRecord]:
-        """Images newest first, optionally only those (not) downloaded."""
+    def images(self, *, downloaded: bool | None = None, request: int | None = None) -> list[ImageRecord]:
+        """Images newest first, optionally only those (not) downloaded, or those of one journal entry."""
         with self._lock:
-            batches = list(self._batches)
+            batches = list(self._batches) if request is None else [b for b in self._batches if b[8] == request]
             downloads = dict(self._downloads)
         records: list[ImageRecord] = []
         for batch in reversed(batches):

@@ -54,7 +54,7 @@ def test_pages_hold_no_inline_script_or_style(ui: TestClient) -> None:
     for path in ("", "/requests/1", "/images", "/controls", "/login"):
         html = ui.get(UI + path).text
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], path
-        assert " style=" not in html and " on" not in re.sub(r"<[^>]*\bon(?:ly|e)\b", "", html).split("<body")[0]
+        assert re.findall(r"<[^>]*\s(?:style|on[a-z]+)=", html) == [], path
 
 
 def test_a_hostile_prompt_is_shown_as_text_on_the_detail_page(ui: TestClient) -> None:
@@ -183,7 +183,7 @@ def test_the_list_filters_by_model_status_verdict_key_and_test(ui: TestClient) -
     assert [r["test"] for r in rows(ui, test="test_one")["rows"]] == ["tests/test_a.py::test_one"]
     assert rows(ui, path="/nowhere")["matching"] == 1
     assert ui.get(f"{UI}/api/requests", params={"verdict": "maybe"}).status_code == 400
-    assert rows(ui)["models"] == ["dall-e-2", "dall-e-3"]
+    assert {"dall-e-2", "dall-e-3", "flux/schnell"} <= set(rows(ui)["models"])  # the contract's, for the datalist
 
 
 def test_the_detail_shows_violations_as_json_pointers_with_their_rule(ui: TestClient) -> None:

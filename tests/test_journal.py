@@ -461,3 +461,18 @@ def test_images_filter_by_download(downloaded: bool) -> None:
     registry.mark_downloaded("img-a.png", 2.0)
     assert [image.id for image in registry.images(downloaded=downloaded)] == (
         ["img-a.png"] if downloaded else ["img-b.png"])
+
+
+def test_newest_and_find_build_only_the_entries_asked_for() -> None:
+    journal = Journal(capacity=5)
+    for index in range(8):
+        journal.record(Entry(journal.next_id(), 0.0, "POST", "/p", "", {}, {"i": index}, 201, None, (), None,
+                             None, 1.0))
+    assert [entry.id for entry in journal.newest()] == [entry.id for entry in journal.entries()] == [8, 7, 6, 5, 4]
+    assert [entry.id for entry in journal.newest(1, 2)] == [7, 6]
+    assert journal.newest(4, 10)[0].id == 4 and journal.newest(9, 1) == []
+    found = journal.find(6)
+    assert found is not None and found.json == {"i": 5}
+    assert journal.find(2) is None and journal.newest_id() == 8
+    journal.clear()
+    assert journal.newest_id() == 0 and journal.newest() == []

@@ -209,3 +209,18 @@ def test_sigterm_stops_the_image_command_cleanly_with_a_client_connected(
         assert client.get("/health").status_code == 200
         process.send_signal(signal.SIGTERM)  # what `docker stop` sends to PID 1
         assert process.wait(timeout=3) == 0
+
+
+def test_wheel_carries_the_dashboards_templates_and_static_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    files = {path.relative_to(ROOT).as_posix() for folder in ("templates", "static")
+             for path in (ROOT / "aiml_mock" / folder).iterdir()}
+    assert files and files <= names
+
+
+def test_image_command_serves_the_dashboard_from_the_installed_wheel(container: tuple[subprocess.Popen[str], str]
+                                                                     ) -> None:
+    _, url = container
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert "<tbody id=\"rows\">" in client.get("/__mock/ui").text
+        assert client.get("/__mock/ui/static/dashboard.js").status_code == 200
