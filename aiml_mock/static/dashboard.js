@@ -187,13 +187,15 @@
     }
 
     async function act(method, path, body, done) {
+      let message, failed = false;
       try {
-        const data = await call(method, path, body);
-        say(done(data), false);
+        message = done(await call(method, path, body));
       } catch (error) {
-        say(error.message, true);
+        message = error.message;
+        failed = true;
       }
       await refresh();
+      say(message, failed);  // once the page shows the change
     }
 
     function describe(rule) {
