@@ -269,13 +269,6 @@ def _aiml_mock_tls(request: pytest.FixtureRequest) -> Any:
     return create() if create is not None else True
 
 
-def _test_header(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The test's id on every request its client sends: the ledger's spend per test, the dashboard's filter."""
-    from aiml_mock.ledger import TEST_HEADER
-
-    return {TEST_HEADER: request.node.nodeid.encode("ascii", "backslashreplace").decode()}
-
-
 @pytest.fixture
 def aiml_mock_openai(request: pytest.FixtureRequest, aiml_mock: MockHandle) -> Iterator[openai.OpenAI]:
     """An `openai.OpenAI` client bound to the mock (SDK defaults otherwise, retries included)."""
