@@ -48,6 +48,30 @@ def parse_size(text: str) -> tuple[int, int] | None:
     return (w, h) if 0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE else None
 
 
+def size_rule_problem(size: str, rule: Mapping[str, Any]) -> str | None:
+    """What is wrong with a `WxH` under a free-size rule (`multiple`, `max_ratio`, `max_side`, `max_pixels`,
+    `min_pixels`: gpt-image-2's), or None when it is fine (`auto` always is)."""
+    if size == "auto":
+        return None
+    width, _, height = size.partition("x")
+    if not width.isdigit() or not height.isdigit():
+        return f"size must be auto or WIDTHxHEIGHT, not {size!r}"
+    w, h = int(width), int(height)
+    multiple = int(rule.get("multiple", 1))
+    if w % multiple or h % multiple:
+        return f"both sides of the size must be multiples of {multiple} (got {w}x{h})"
+    ratio = float(rule.get("max_ratio", math.inf))
+    if max(w, h) > ratio * min(w, h):
+        return f"the aspect ratio must be between 1:{ratio:g} and {ratio:g}:1 (got {w}x{h})"
+    if max(w, h) > int(rule.get("max_side", MAX_SIDE)):
+        return f"the longest side may be at most {rule.get('max_side', MAX_SIDE)} pixels (got {w}x{h})"
+    if w * h > int(rule.get("max_pixels", MAX_SIDE * MAX_SIDE)):
+        return f"at most {rule['max_pixels']} pixels (3840x2160) are allowed (got {w}x{h}, {w * h})"
+    if w * h < int(rule.get("min_pixels", 0)):
+        return f"at least {rule['min_pixels']} pixels are needed (got {w}x{h}, {w * h})"
+    return None
+
+
 def resolution_side(value: Any) -> int | None:
     """`"2K"` -> 2048 (any case); None for anything that is not a resolution name."""
     return RESOLUTION_SIDES.get(value.lower()) if isinstance(value, str) else None

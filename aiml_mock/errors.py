@@ -179,6 +179,8 @@ def _openai_text(violation: Violation, model: str | None) -> tuple[str, str | No
         return "You must provide n=1 for this model.", None
     if name == "size" and rule == "enum":
         return f"The size is not supported by this model. Received {_short(value)} for 'size'.", "invalid_size"
+    if name == "size" and rule in ("pattern", "x-mock-size-rule"):
+        return f"Invalid size {_short(value)}: {violation.message}.", "invalid_size"
     if name == "prompt" and rule == "maxLength":
         return (
             f"Prompt must be length {expected} or less. Your prompt length is {len(value)}. "

@@ -27,6 +27,7 @@ DRAWN_PROMPT_CHARS = 300
 NATIVE_FORMATS = ("png", "jpeg", "webp")
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "tiff": "image/tiff"}
 _DIGEST = hashlib.blake2b(digest_size=8)
+AUTO_QUALITY = "medium"  # what a GPT image model's `quality: auto` answers (and is priced as)
 
 
 def prompt_digest(request: ImageRequest, seed: int) -> bytes:
@@ -205,9 +206,11 @@ def _echo(name: str, request: ImageRequest) -> Any:
     if name == "background":
         return "opaque" if value in (None, "auto") else value
     if name == "size":
-        return value if isinstance(value, str) else f"{request.width}x{request.height}"
+        return value if isinstance(value, str) and value != "auto" else f"{request.width}x{request.height}"
     if name == "output_format":
         return request.fmt
+    if name == "quality" and value == "auto":
+        return AUTO_QUALITY
     return value if value is not None else ""
 
 

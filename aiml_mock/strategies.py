@@ -50,6 +50,8 @@ ANNOTATIONS = frozenset({
     "contentMediaType", "$comment", "discriminator",
 })
 FORMATS = frozenset({"uri"})
+FREE_SIZES = ("auto", "1024x1024", "1536x864", "864x1536", "1280x720", "2560x1440", "3840x2160", "2160x3840",
+              "2400x800", "1024x1536")
 
 SHORT_TEXT = 40  # most strings drawn are short; long ones reach the field's maxLength
 UNBOUNDED_TEXT = 200  # the longest string drawn for a field without maxLength
@@ -108,7 +110,7 @@ def _model_ids(contract: Contract, model: str | None) -> list[str]:
 def check_schema(schema: Schema, where: str = "$") -> None:
     """Raise `UnsupportedSchema` if the schema uses anything these strategies do not model."""
     for key in schema:
-        if key not in VALIDATION_KEYWORDS and key not in ANNOTATIONS and not key.startswith("x-"):
+        if key not in VALIDATION_KEYWORDS and key not in ANNOTATIONS and key != "allOf" and not key.startswith("x-"):
             raise UnsupportedSchema(f"{where}: keyword {key!r} is not modelled by aiml_mock.strategies")
     if "format" in schema and schema["format"] not in FORMATS:
         raise UnsupportedSchema(f"{where}: format {schema['format']!r} is not modelled by aiml_mock.strategies")
@@ -123,6 +125,15 @@ def check_schema(schema: Schema, where: str = "$") -> None:
         check_schema(schema["items"], f"{where}[]")
     for index, branch in enumerate(schema.get("anyOf", ())):
         check_schema(branch, f"{where}.anyOf[{index}]")
+    for index, rule in enumerate(schema.get("allOf", ())):  # cross-field rules: bodies are filtered by them
+        if not isinstance(rule, Mapping) or not set(rule) <= _RULE_KEYS:
+            raise UnsupportedSchema(f"{where}.allOf[{index}]: only if/then rules are modelled by aiml_mock.strategies")
+        for inner in rule.get("allOf", ()):
+            if not set(inner) <= _RULE_KEYS:
+                raise UnsupportedSchema(f"{where}.allOf[{index}]: only if/then rules are modelled")
+
+
+_RULE_KEYS = frozenset({"if", "then", "description", "title", "allOf"})
 
 
 # -- valid values ---------------------------------------------------------------------------------------
@@ -132,6 +143,8 @@ def check_schema(schema: Schema, where: str = "$") -> None:
 def _valid_body(profile: Profile, model_id: str) -> st.SearchStrategy[dict[str, Any]]:
     schema = load_contract(profile).models[model_id].schema
     check_schema(schema, model_id)
+    if "allOf" in schema:  # a rule across fields (a transparent background needs png or webp): drawn, then kept
+        return _object(schema).filter(_validator(schema).is_valid)
     return _object(schema)
 
 
@@ -139,6 +152,8 @@ def valid_values(schema: Schema) -> st.SearchStrategy[Any]:
     """Values one (sub)schema of the contract accepts."""
     if "const" in schema:
         return st.just(schema["const"])
+    if "x-mock-size-rule" in schema:  # a free WxH (gpt-image-2): sizes its rule allows, corners included
+        return st.sampled_from(list(FREE_SIZES))
     if "enum" in schema:
         return st.sampled_from(list(schema["enum"]))
     if "anyOf" in schema:

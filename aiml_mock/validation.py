@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from aiml_mock.contract import Contract, Violation
-from aiml_mock.dimensions import image_count, image_delivery, image_dimensions, image_format
+from aiml_mock.dimensions import image_count, image_delivery, image_dimensions, image_format, size_rule_problem
 from aiml_mock.errors import ApiError, unknown_model_error, validation_error
 
 JSON_TYPES = ("application/json", "application/*+json", "text/json")
@@ -130,12 +130,25 @@ def validate_request(body: Any, contract: Contract, *, strict: bool = False) -> 
             body = defined_fields(body, spec.properties)
     params = _fill_defaults(body, spec.defaults)
     params["model"] = spec.id
+    check_size_rule(params, spec.properties)
     width, height = image_dimensions(params, spec.properties)
+    delivery = spec.schema.get("x-mock-delivery") or image_delivery(params)  # GPT image models: always b64_json
     request = ImageRequest(spec.id, str(params.get("prompt") or ""), image_count(params), width, height,
-                           image_format(params), str(image_delivery(params)), params, violations)
+                           image_format(params), str(delivery), params, violations)
     if not violations and spec.prompt_lengths is not None and type(body.get("prompt")) is str:
         _remember_shape(body, contract, spec.prompt_lengths, request)
     return request
+
+
+def check_size_rule(params: Mapping[str, Any], properties: Mapping[str, Any]) -> None:
+    """A free-form `size` (gpt-image-2's WxH) against its schema's `x-mock-size-rule`: a 400 `invalid_size`."""
+    rule = properties.get("size", {}).get("x-mock-size-rule")
+    size = params.get("size")
+    if rule is None or not isinstance(size, str):
+        return
+    problem = size_rule_problem(size, rule)
+    if problem is not None:
+        raise validation_error([Violation("$.size", "x-mock-size-rule", size, problem, rule)], str(params["model"]))
 
 
 def defined_fields(body: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from aiml_mock import Settings, create_app
 from aiml_mock.contract import Contract
+from aiml_mock.dimensions import size_rule_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PATH = "/v1/images/generations"
@@ -113,4 +114,21 @@ def test_aimlapi_profile_with_201_everywhere_keeps_its_contract(case: Case[Any])
 
 @openai.parametrize()
 def test_openai_profile_keeps_its_contract(case: Case[Any]) -> None:
+    if breaks_free_size_rule(case):  # a rule JSON Schema cannot say (gpt-image-2's WxH): refused as invalid_size
+        response = case.call(headers=AUTH)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_size"
+        return
     case.call_and_validate(headers=AUTH, checks=checks_for(openai))
+
+
+def breaks_free_size_rule(case: Case[Any]) -> bool:
+    """Whether a schema-valid body's `size` breaks its model's `x-mock-size-rule` (multiples of 16, ratio, pixels)."""
+    body = case.body
+    if case.path != IMAGE_PATH or not isinstance(body, dict) or not isinstance(body.get("size"), str):
+        return False
+    contract = CONTRACTS[id(openai)]
+    spec = contract.models.get(str(body.get("model")))
+    rule = spec.properties.get("size", {}).get("x-mock-size-rule") if spec else None
+    if rule is None or contract.validate_request(body):
+        return False
+    return size_rule_problem(body["size"], rule) is not None
