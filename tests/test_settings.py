@@ -32,3 +32,11 @@ def test_profile_decides_dialect_and_status_unless_overridden() -> None:
 def test_bad_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Settings(**bad)  # type: ignore[arg-type]
+
+
+def test_the_protocol_is_a_setting_like_the_others() -> None:
+    assert Settings().protocol is None  # each host picks its default: stock for MockServer, fast for serve
+    assert Settings.from_env({"AIML_MOCK_PROTOCOL": "stock"}).protocol == "stock"
+    assert Settings(protocol="fast").replace(protocol="stock").protocol == "stock"
+    with pytest.raises(ValueError, match="protocol must be fast or stock"):
+        Settings(protocol="slow")  # type: ignore[arg-type]
