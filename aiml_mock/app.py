@@ -29,15 +29,25 @@ from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
-from aiml_mock.errors import ApiError, out_of_credits_error
+from aiml_mock.errors import ApiError, moderation_blocked_error, out_of_credits_error, stream_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
-from aiml_mock.generation import CONTENT_TYPES, image_bytes, plan_for, success_body
-from aiml_mock.images import RENDERER
+from aiml_mock.generation import (
+    CONTENT_TYPES,
+    image_bytes,
+    image_specs,
+    openai_usage,
+    plan_for,
+    resolved_settings,
+    success_body,
+)
+from aiml_mock.images import RENDERER, ImageCache
 from aiml_mock.ledger import TEST_HEADER
+from aiml_mock.pricing import Cost
 from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
     Dropped,
+    EventStream,
     JSONAnswer,
     Stalled,
     Truncated,
@@ -51,6 +61,7 @@ from aiml_mock.responses import (
 )
 from aiml_mock.settings import Settings
 from aiml_mock.state import AppState, MockState, build_state, state_of
+from aiml_mock.streaming import Frame, coarser, error_frame, malformed_frame, stream_frames
 from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
@@ -161,9 +172,10 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         image_request = validate_request(body, state.contract, strict=settings.strict)
         exchange.note_request(image_request)
         state.policy.check(image_request.prompt)
+        streamed = image_request.params.get("stream") is True
         if state.faults.active or (settings.fault_headers and (_FAULT_HEADER in headers or _LATENCY_HEADER in headers)):
             fault = pick_fault(scope, headers, state, image_request, key)
-            if fault is not None:
+            if fault is not None and not (streamed and strikes_mid_stream(fault)):
                 await in_task()  # the delay and the stall wait with asyncio's timeouts
                 early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
                 if early is not None:
@@ -172,6 +184,12 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         if not state.ledger.charge(key, image_request.model, cost, _text(headers.get(_TEST_HEADER))):
             raise out_of_credits_error(state.contract.error_style)
         now = time.time()
+        if streamed:
+            await in_task()
+            frames = await anyio.to_thread.run_sync(functools.partial(
+                generation_frames, image_request, seed=settings.seed, now=now, cache=state.cache, cost=cost))
+            exchange.cost = cost
+            return event_stream(frames, fault, state, request_id, started, limits)
         base_url = base_url_for(scope, headers, settings)
         plan = plan_for(state.contract, image_request.model)
         if image_request.response_format == "b64_json" and renders_slowly(image_request.fmt, image_request.width,
@@ -226,6 +244,39 @@ async def answer_fault(request: Request, fault: Fault, state: MockState, request
     if fault.kind in ("error", "content_policy"):
         raise fault.error(state.faults.limit)
     return None
+
+
+def strikes_mid_stream(fault: Fault) -> bool:
+    """Whether a fault acts inside a streamed answer (its latency spread between frames, `drop@1`, `malformed`,
+    `truncate`) rather than before it (a plain `drop`, `stall` or HTTP error)."""
+    return fault.kind in ("delay", "malformed", "truncate") or fault.after is not None
+
+
+def generation_frames(request: ImageRequest, *, seed: int, now: float, cache: ImageCache, cost: Cost) -> list[Frame]:
+    """A streamed generation's events: each image rendered, its partial images made from it (a worker thread)."""
+    images = [image_bytes(spec, cache) for spec in image_specs(request, seed)]
+    partials = [coarser(image, request.fmt, int(request.get("partial_images", 0))) for image in images]
+    return stream_frames("image_generation", images, partials, settings=resolved_settings(request),
+                         created=int(now), usage=openai_usage(cost))
+
+
+def event_stream(frames: list[Frame], fault: Fault | None, state: MockState, request_id: str, started: float,
+                 limits: dict[str, str] | None) -> Response:
+    """The streamed answer, with the fault (if any) placed among its frames and its latency between them."""
+    gap, cut = 0.0, None
+    if fault is not None:
+        gap = fault.delay / len(frames)
+        if fault.kind != "delay":
+            last = len(frames) - 1
+            at = min(fault.after, last) if fault.after is not None else 0 if fault.kind == "malformed" else last
+            replacement: Frame | None = None
+            if fault.kind == "malformed":
+                replacement = malformed_frame(frames[at].type)
+            elif fault.kind in ("error", "content_policy"):
+                error = fault.error(state.faults.limit) if fault.kind == "error" else moderation_blocked_error()
+                replacement = error_frame(stream_error(error))
+            cut = (at, fault.kind if fault.kind != "content_policy" else "error", replacement)
+    return EventStream(frames, request_id, started, gap=gap, cut=cut, extra=limits)
 
 
 async def get_image(request: Request) -> Response:

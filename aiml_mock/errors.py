@@ -243,3 +243,16 @@ def unknown_model_error(message: str, model: Any) -> ApiError:
         openai_message=f"The model `{_encodable(str(model)[:120])}` does not exist or you do not have access to it. "
                        f"{message}",
     )
+
+
+def moderation_blocked_error() -> ApiError:
+    """What OpenAI answers when its safety system blocks a GPT image request (`moderation_blocked`)."""
+    return ApiError(400, CONTENT_POLICY_MESSAGE, code="moderation_blocked", type="image_generation_user_error",
+                    openai_message="Your request was rejected by the safety system. If you believe this is an error, "
+                                   "contact us at help.openai.com and include the request ID.")
+
+
+def stream_error(error: ApiError) -> dict[str, Any]:
+    """An error as a streamed answer's `error` frame carries it (OpenAI's fields, whatever the dialect)."""
+    message, kind, code = error.openai_fields()
+    return {"type": kind, "code": code, "message": message, "param": error.param}

@@ -234,6 +234,7 @@ class Fault:
     delay: float = 0.0
     stall: float = DEFAULT_STALL
     label: str = ""
+    after: int | None = None  # a streamed answer: strike after this many partial images (`drop@1`), else at once
 
     def error(self, limit: int = NOMINAL_LIMIT) -> ApiError:
         """The `ApiError` an HTTP fault answers with, headers included (429: retry-after and x-ratelimit-*)."""
@@ -267,7 +268,7 @@ def retry_headers(seconds: float) -> dict[str, str]:
 # -- scripted rules --------------------------------------------------------------------------------
 
 _RULE_FIELDS = ("status", "kind", "times", "retry_after", "message", "should_retry", "latency", "stall",
-                "model", "prompt", "key")
+                "model", "prompt", "key", "after")
 
 
 @dataclass(slots=True, eq=False)
@@ -289,6 +290,7 @@ class FaultRule:
     model: str | None = None
     prompt: str | None = None
     key: str | None = None
+    after: int | None = None
     id: int = 0
     hits: int = 0
     _prompt_lower: str = field(default="", repr=False)
@@ -305,6 +307,8 @@ class FaultRule:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}")
         if self.kind == "error" and self.status is None:
             raise ValueError("an error fault needs a status from 400 to 599")
+        if self.after is not None and (isinstance(self.after, bool) or not 0 <= self.after <= 16):
+            raise ValueError(f"after must be a count of partial images from 0 to 16, not {self.after!r}")
         if self.times is not None and (isinstance(self.times, bool) or self.times < 1):
             raise ValueError(f"times must be a positive integer or null (every request), not {self.times!r}")
         for name in ("retry_after", "stall"):
@@ -327,7 +331,7 @@ class FaultRule:
             kind=self.kind, status=self.status,
             retry_after=defaults.retry_after_for(self.status, self.retry_after),
             message=self.message, should_retry=self.should_retry, delay=delay,
-            stall=self.stall if self.stall is not None else defaults.stall, label=self.label,
+            stall=self.stall if self.stall is not None else defaults.stall, label=self.label, after=self.after,
         )
 
     @property
@@ -340,7 +344,7 @@ class FaultRule:
             "id": self.id, "kind": self.kind, "status": self.status, "times": self.times, "hits": self.hits,
             "retry_after": self.retry_after, "message": self.message, "should_retry": self.should_retry,
             "latency": str(self.latency) if self.latency else None, "stall": self.stall, "model": self.model,
-            "prompt": self.prompt, "key": redact(self.key) if self.key else None,
+            "prompt": self.prompt, "key": redact(self.key) if self.key else None, "after": self.after,
         }
 
     @classmethod
@@ -364,7 +368,7 @@ class FaultRule:
 _RULE_TYPES: Mapping[str, tuple[type, ...]] = {
     "status": (int,), "times": (int,), "retry_after": (int, float, str), "stall": (int, float, str),
     "should_retry": (bool,), "latency": (int, float, str), "kind": (str,), "message": (str,), "model": (str,),
-    "prompt": (str,), "key": (str,),
+    "prompt": (str,), "key": (str,), "after": (int,),
 }
 
 
@@ -400,6 +404,17 @@ class FaultDefaults:
 # -- fault tokens: --fault-kinds and the X-Mock-Fault header ----------------------------------------
 
 
+def split_after(token: str) -> tuple[str, int | None]:
+    """`drop@1` -> ("drop", 1): a fault that strikes a streamed answer after that many partial images."""
+    kind, at, after = token.partition("@")
+    if not at:
+        return token, None
+    after = after.strip()
+    if not after.isdigit() or int(after) > 16:
+        raise ValueError(f"{token.strip()!r}: after '@' give a count of partial images from 0 to 16, e.g. drop@1")
+    return kind, int(after)
+
+
 def parse_kind(token: str) -> tuple[FaultKind, int | None]:
     """`429` -> ("error", 429); `drop` -> ("drop", None); `ValueError` with the accepted forms otherwise."""
     text = token.strip().lower().replace("-", "_")
@@ -415,13 +430,14 @@ def parse_kinds(tokens: Iterable[str]) -> tuple[str, ...]:
     """`("429,500", "drop")` -> `("429", "500", "drop")`, each checked."""
     kinds = tuple(part.strip() for token in tokens for part in token.split(",") if part.strip())
     for kind in kinds:
-        parse_kind(kind)
+        parse_kind(split_after(kind)[0])
     return kinds
 
 
 def parse_header_fault(value: str, defaults: FaultDefaults) -> Fault:
     """`X-Mock-Fault: 429`, optionally with parameters: `503; retry-after=0.05; should-retry=false; stall=2`."""
     token, *params = value.split(";")
+    token, after = split_after(token)
     kind, status = parse_kind(token)
     options: dict[str, str] = {}
     for param in params:
@@ -439,14 +455,15 @@ def parse_header_fault(value: str, defaults: FaultDefaults) -> Fault:
         kind=kind, status=status, retry_after=defaults.retry_after_for(status, retry_after),
         message=options.get("message") or None, should_retry=None if should is None else should.lower() == "true",
         stall=parse_duration(options["stall"]) if "stall" in options else defaults.stall,
-        label=f"{status or kind} (X-Mock-Fault)",
+        label=f"{status or kind}{'' if after is None else f'@{after}'} (X-Mock-Fault)", after=after,
     )
 
 
 def _random_fault(token: str, defaults: FaultDefaults) -> Fault:
-    kind, status = parse_kind(token)
+    base, after = split_after(token)
+    kind, status = parse_kind(base)
     return Fault(kind=kind, status=status, retry_after=defaults.retry_after_for(status, None), stall=defaults.stall,
-                 label=f"{status or kind} (random)")
+                 label=f"{token} (random)", after=after)
 
 
 def header_error(header: str, error: ValueError) -> ApiError:

@@ -188,6 +188,16 @@ def _value(fill: str, extra: Any, request: ImageRequest, seed: int, now: float, 
     return extra  # "literal"
 
 
+def openai_usage(cost: Cost) -> dict[str, Any]:
+    """OpenAI's `Usage` for a cost (a streamed answer's completed event carries it)."""
+    return _openai_usage((), cost)
+
+
+def resolved_settings(request: ImageRequest) -> dict[str, Any]:
+    """The `size`, `quality`, `background` and `output_format` a GPT image answer reports, `auto` resolved."""
+    return {name: _echo(name, request) for name in ("size", "quality", "background", "output_format")}
+
+
 def _openai_usage(names: tuple[str, ...], cost: Cost) -> dict[str, Any]:
     """OpenAI's `usage`: output tokens from the price table, input tokens estimated from the prompt."""
     text, out = cost.input_tokens or 0, cost.output_tokens or 0

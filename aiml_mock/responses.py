@@ -33,7 +33,8 @@ from starlette.types import Receive, Scope, Send
 from aiml_mock.errors import ApiError, error_body
 from aiml_mock.recording import exchange_of
 from aiml_mock.state import MockState
-from aiml_mock.transport import ConnectionDropped, transport_of
+from aiml_mock.streaming import Frame
+from aiml_mock.transport import ConnectionDropped, in_task, transport_of
 
 OPENAI_VERSION = "2020-10-01"
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
@@ -218,3 +219,74 @@ def malformed(response: Response) -> Response:
     headers: MutableMapping[str, str] = dict(response.headers)
     headers.pop("content-length", None)
     return Response(body[: len(body) // 2], response.status_code, dict(headers), response.media_type)
+
+
+class EventStream(Response):
+    """A `text/event-stream` answer (a streamed image), sent frame by frame, `gap` seconds before each.
+
+    `cut`: a fault that strikes after `after` frames: `drop` closes the connection, `truncate` sends half the next
+    frame then closes, `malformed` sends a frame whose JSON is cut short (then ends the stream), `error` sends an
+    `error` frame (then ends it). The journal entry's `response` is the stream's record: the event types sent, the
+    bytes, whether the stream was sent whole and whether the client was still there at its end
+    (`client_read_to_end`; a client that stops reading is seen once the connection closes).
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, frames: list[Frame], request_id: str, started: float, *, gap: float = 0.0,
+                 cut: tuple[int, str, Frame | None] | None = None, extra: dict[str, str] | None = None) -> None:
+        super().__init__(b"", 200)
+        self.frames = frames
+        self.gap = gap
+        self.cut = cut
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+            (b"x-request-id", request_id.encode("latin-1")), (b"openai-version", _OPENAI_VERSION),
+            (b"openai-processing-ms", b"%d" % max(0, int((time.perf_counter() - started) * 1000))),
+            *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (extra or {}).items()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await in_task()  # the gaps wait with asyncio's timeouts
+        exchange = exchange_of(scope)
+        record: dict[str, Any] = {"events": [], "bytes": 0, "completed": False, "client_read_to_end": False}
+        exchange.response, exchange.elided = {"stream": record}, 0
+        transport = transport_of(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        for index, event in enumerate(self.frames):
+            if self.cut is not None and index == self.cut[0]:
+                await self._strike(scope, receive, send, record, event)
+                return
+            if self.gap and await wait_for_disconnect(receive, self.gap) or (transport and transport.is_closing()):
+                await send({"type": "http.response.body", "body": b""})  # the client has gone: end it
+                return
+            await self._send(send, exchange, record, event)
+        record["completed"] = True
+        record["client_read_to_end"] = not (transport is not None and transport.is_closing())
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _send(self, send: Send, exchange: Any, record: dict[str, Any], event: Frame, *, more: bool = True
+                    ) -> None:
+        record["events"].append(event.type)
+        record["bytes"] += len(event.data)
+        exchange.elided = record["bytes"]  # the journal keeps the record, not the images
+        await send({"type": "http.response.body", "body": event.data, "more_body": more})
+
+    async def _strike(self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any], event: Frame) -> None:
+        assert self.cut is not None
+        _, kind, replacement = self.cut
+        exchange = exchange_of(scope)
+        exchange.elided = record["bytes"]
+        record["fault"] = kind
+        transport = transport_of(scope)
+        if kind == "truncate":
+            half = Frame(event.type, event.data[: len(event.data) // 2])
+            await self._send(send, exchange, record, half, more=transport is not None)
+        if kind in ("drop", "truncate"):
+            if transport is None:
+                raise ConnectionDropped(f"aiml-mock cut the stream (fault {kind!r}); in-process there is no socket")
+            await _close(scope, receive, transport)
+            return
+        assert replacement is not None  # malformed, error: the frame that replaces this one, then the end
+        await self._send(send, exchange, record, replacement)
+        await send({"type": "http.response.body", "body": b""})
