@@ -60,7 +60,7 @@ from aiml_mock.responses import (
     pause,
 )
 from aiml_mock.settings import Settings
-from aiml_mock.state import AppState, MockState, build_state, state_of
+from aiml_mock.state import FRONT_PENDING, AppState, MockState, build_state, state_of
 from aiml_mock.streaming import Frame, coarser, error_frame, malformed_frame, stream_frames
 from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
 from aiml_mock.urls import spec_from_name
@@ -351,6 +351,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 _FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto")
 _FORWARDED_SEEN = "aiml_mock.forwarded"
+_FRONT_SEEN = "aiml_mock.front"
 _HEADERS = "aiml_mock.headers"  # the request's `header_map`, when `runs_inline` has made it
 _VARY_ORIGIN_LINE = VARY_ORIGIN[0] + b": " + VARY_ORIGIN[1] + b"\r\n"
 
@@ -378,6 +379,8 @@ class MockApp(Starlette):
         the fast path, with a small declared body, that no configured fault or fault header will make wait."""
         if scope["path"] != IMAGE_PATH or scope["method"] != "POST" or scope.get("root_path"):
             return False
+        if self.state.mock.front is not None:  # replay and forwarding wait for files and the network
+            return False
         headers = scope[_HEADERS] = header_map(scope)
         declared = headers.get(_CONTENT_LENGTH)
         if declared is None or not declared.isdigit() or int(declared) > INLINE_BODY_MAX or b"origin" in headers:
@@ -390,6 +393,13 @@ class MockApp(Starlette):
         return not state.settings.fault_headers or (_FAULT_HEADER not in headers and _LATENCY_HEADER not in headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.state.mock.front  # proxy.Front: replay and forwarding, before the mock's own answers
+        if front is not None and scope["type"] == "http" and not scope.get(_FRONT_SEEN):
+            if front is FRONT_PENDING:
+                front = make_front(self.state.mock)
+            scope["app"] = self
+            if await front(scope, receive, send):
+                return
         if scope["type"] == "http":
             attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
             if scope["path"] == IMAGE_PATH and scope["method"] == "POST":
@@ -409,6 +419,11 @@ class MockApp(Starlette):
             await self.on_connection(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    async def serve_mock(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The mock's own answer, for a request the front passes on (`--replay-miss mock`)."""
+        scope[_FRONT_SEEN] = True
+        await self(scope, receive, send)
 
     async def on_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The stack, for a request on a real connection. A bug of ours has been answered with the 500 in the
@@ -534,7 +549,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state = AppState()
     app.state.mock = build_state(settings)
+    make_front(app.state.mock)  # at start-up: a cassette that cannot load or a missing extra says so now
     return app
+
+
+def make_front(state: MockState) -> Any:
+    """The state's `proxy.Front` (replay, forwarding), made once; a missing extra raises `MissingExtra` here."""
+    if state.front is FRONT_PENDING:
+        from aiml_mock.proxy import Front
+
+        state.front = Front(state)
+    return state.front
 
 
 def create_app_from_env() -> Starlette:

@@ -27,9 +27,10 @@ from aiml_mock.contract import PROFILES, contract_path
 from aiml_mock.settings import ENV_PREFIX, Settings, field_type, parse_value
 
 
-def _serve_parser(sub: Any) -> None:
+def _serve_parser(sub: Any, name: str = "serve", help: str = "run the mock server", description: str = __doc__
+                  ) -> Any:
     """`serve`'s flags, one per setting, generated from the `Settings` fields (their help, their types)."""
-    serve = sub.add_parser("serve", help="run the mock server", description=__doc__)
+    serve = sub.add_parser(name, help=help, description=description)
     for spec in fields(Settings):
         if not spec.metadata.get("cli", True):
             continue
@@ -44,6 +45,31 @@ def _serve_parser(sub: Any) -> None:
         else:
             choices = get_args(_literal(spec.name)) or None
             serve.add_argument(flag, dest=spec.name, type=kind, choices=choices, help=text)
+    return serve
+
+
+PROXY_HELP = "forward to the real API, checking both directions against the contract; --record DIR records"
+
+
+def _proxy_parser(sub: Any) -> None:
+    """`proxy`: `serve`'s flags, with `--upstream` defaulting to the AI/ML API and `--record DIR`."""
+    from aiml_mock.settings import DEFAULT_UPSTREAM
+
+    proxy = _serve_parser(sub, "proxy", PROXY_HELP, f"A validating proxy in front of {DEFAULT_UPSTREAM} (or "
+                          "--upstream URL): docs/record-replay.md.")
+    proxy.add_argument("--record", metavar="DIR", help="write every exchange to this cassette directory "
+                       "(record mode all unless --record-mode says otherwise)")
+
+
+def proxy_settings(args: argparse.Namespace) -> Settings:
+    """`proxy`'s settings: the upstream (default the AI/ML API), `--record DIR` as a cassette recorded in full."""
+    from aiml_mock.settings import DEFAULT_UPSTREAM
+
+    if args.record:
+        args.replay = args.record
+        args.record_mode = args.record_mode or "all"
+    args.upstream = args.upstream or os.environ.get(ENV_PREFIX + "UPSTREAM") or DEFAULT_UPSTREAM
+    return settings_from_args(args)
 
 
 def _literal(name: str) -> Any:
@@ -54,7 +80,7 @@ def _literal(name: str) -> Any:
     return None
 
 
-OWN_COMMANDS = ("serve", "contract", "health")  # defined here; the others come with their modules
+OWN_COMMANDS = ("serve", "contract", "health", "proxy")  # defined here; the others come with their modules
 
 
 def build_parser(*, others: bool = True) -> argparse.ArgumentParser:
@@ -64,11 +90,12 @@ def build_parser(*, others: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aiml-mock {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _proxy_parser(sub)
     contract = sub.add_parser("contract", help="print the path of a profile's OpenAPI file")
     contract.add_argument("--profile", choices=PROFILES, default="aimlapi")
     _health_parser(sub)
     if others:
-        for name in ("verify", "check"):  # each module adds its parser and sets `run`
+        for name in ("verify", "check", "drift"):  # each module adds its parser and sets `run`
             try:
                 importlib.import_module(f"aiml_mock.{name}").add_parser(sub)
             except MissingExtra as error:  # listed, and run says what to install (see `main`)
@@ -157,6 +184,9 @@ def serve(settings: Settings) -> int:
     print(f"  openai SDK: OpenAI(base_url=\"http://{shown}:{port}/v1\", api_key=\"...\")", flush=True)
     if settings.admin:
         print(f"  dashboard:  http://{shown}:{port}/__mock/ui", flush=True)
+    if settings.upstream or settings.replay:
+        print(f"  upstream {settings.upstream or '-'}, cassette {settings.replay or '-'} "
+              f"(record mode {settings.record_mode})", flush=True)
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
@@ -229,12 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.run(args))
         if args.command == "serve":
             return serve(settings_from_args(args))
+        if args.command == "proxy":
+            return serve(proxy_settings(args))
         if args.command == "health":
             return health_command(args)
         if args.command == "contract":
             print(contract_path(args.profile))
             return 0
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, MissingExtra) as error:
         print(f"aiml-mock: {error}", file=sys.stderr)
         return 2
     return 2

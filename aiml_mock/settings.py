@@ -23,6 +23,9 @@ from aiml_mock.ratelimit import parse_rate_limit
 
 ENV_PREFIX = "AIML_MOCK_"
 ProtocolName = Literal["fast", "stock"]
+RecordMode = Literal["none", "once", "all"]
+ReplayMiss = Literal["error", "mock"]
+DEFAULT_UPSTREAM = "https://api.aimlapi.com"
 
 PROFILE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "aimlapi": {"error_style": "aimlapi"},
@@ -82,6 +85,22 @@ class Settings:
     journal_bytes: int = setting(16 * 1024 * 1024, "bytes the journal may hold (an estimate; oldest go first)")
     admin: bool = setting(True, "serve the admin API under /__mock/ (--no-admin: 404)")
     admin_token: str | None = setting(None, "require Authorization: Bearer TOKEN on the admin API")
+    # record, replay and the validating proxy (proxy.py, cassette.py, replay.py; docs/record-replay.md)
+    replay: str | None = setting(None, "answer from the cassette in this directory (`aiml-mock proxy --record DIR`)")
+    record_mode: RecordMode = setting(
+        "none", "with --replay: none (replay only), once (record what is missing through --upstream, then replay), "
+        "all (forward and re-record everything)")
+    upstream: str | None = setting(
+        None, f"forward API requests to this OpenAI-compatible root (the proxy's default {DEFAULT_UPSTREAM})")
+    replay_ignore: tuple[str, ...] = setting((), "request body fields a recording need not match (comma-separated)")
+    replay_latency: str = setting("none", "replayed answers wait: recorded (the upstream's latency), none, or a factor")
+    replay_miss: ReplayMiss = setting(
+        "error", "an unrecorded request: error (in the API's shape, naming the closest recording) or mock (answered "
+        "by the mock)")
+    redact_headers: tuple[str, ...] = setting(
+        (), "more request/response headers a cassette stores redacted (Authorization, cookies, api keys always are)",
+        flag="--redact-header")
+    max_requests: int | None = setting(None, "the proxy forwards at most this many requests; then it answers locally")
 
     def __post_init__(self) -> None:
         if self.profile not in get_args(Profile):
@@ -132,7 +151,8 @@ class Settings:
 
 def _check_realism(settings: Settings) -> None:
     """The fault, latency, rate-limit and journal settings, normalised and checked (`ValueError` naming them)."""
-    for name in ("fault_kinds", "content_policy_terms"):  # `--fault-kinds 429,500` and repeated flags alike
+    # `--fault-kinds 429,500` and repeated flags alike
+    for name in ("fault_kinds", "content_policy_terms", "replay_ignore", "redact_headers"):
         value = getattr(settings, name)
         items = value.split(",") if isinstance(value, str) else [part for item in value for part in item.split(",")]
         object.__setattr__(settings, name, tuple(item.strip() for item in items if item.strip()))
@@ -151,6 +171,18 @@ def _check_realism(settings: Settings) -> None:
         raise ValueError("fault_rate needs at least one fault kind (fault_kinds)")
     if settings.journal_size < 0 or settings.journal_bytes < 0:
         raise ValueError("journal_size and journal_bytes cannot be negative")
+    if settings.record_mode not in get_args(RecordMode) or settings.replay_miss not in get_args(ReplayMiss):
+        raise ValueError("record_mode is none, once or all; replay_miss is error or mock")
+    if settings.replay_latency not in ("recorded", "none"):
+        try:
+            if float(settings.replay_latency) < 0:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"replay_latency is recorded, none or a factor, not {settings.replay_latency!r}") from None
+    if settings.record_mode != "none" and not settings.replay:
+        raise ValueError(f"record_mode {settings.record_mode} needs a cassette directory (replay)")
+    if settings.max_requests is not None and settings.max_requests < 0:
+        raise ValueError("max_requests cannot be negative")
     if settings.budget_usd is not None and not (settings.budget_usd >= 0 and math.isfinite(settings.budget_usd)):
         raise ValueError(f"budget_usd is an amount of dollars (0 or more), not {settings.budget_usd}")
 

@@ -24,6 +24,8 @@ from aiml_mock.ratelimit import RateLimiter, parse_rate_limit
 from aiml_mock.settings import Settings
 from aiml_mock.urls import UrlSigner
 
+FRONT_PENDING = "pending"  # `MockState.front` for the app to make (the state does not import the proxy)
+
 
 @dataclass
 class MockState:
@@ -41,6 +43,7 @@ class MockState:
     policy: ContentPolicy = field(default_factory=ContentPolicy)
     prices: PriceTable = field(default_factory=load_prices)
     ledger: Ledger = field(default_factory=Ledger)
+    front: Any = None  # proxy.Front (made by the app, first FRONT_PENDING) when the settings replay or forward
 
     def reset(self) -> None:
         """Per-test state cleared: the journal and the ledger, the images, fault rules (random faults restart),
@@ -57,7 +60,7 @@ def build_state(settings: Settings) -> MockState:
     contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
     secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
     rate = parse_rate_limit(settings.rate_limit) if settings.rate_limit else None
-    return MockState(
+    state = MockState(
         settings=settings,
         contract=contract,
         cache=ImageCache(max_bytes=settings.image_cache_bytes),
@@ -69,8 +72,12 @@ def build_state(settings: Settings) -> MockState:
                       stall=settings.stall_seconds, limit=rate.limit if rate else 5),
         limiter=RateLimiter(rate) if rate else None,
         policy=ContentPolicy(settings.content_policy_terms),
-        ledger=Ledger(settings.budget_usd, load_prices().credits_per_usd),
+        # the proxy's budget is what it forwards in all (proxy.Front), not a mock key's balance
+        ledger=Ledger(None if settings.upstream else settings.budget_usd, load_prices().credits_per_usd),
     )
+    if settings.replay or settings.upstream:
+        state.front = FRONT_PENDING
+    return state
 
 
 class AppState(State):
