@@ -357,16 +357,20 @@ def _is_entry_of(path: Path, stem: str) -> bool:
 
 # -- answers ----------------------------------------------------------------------------------------------
 
+def _image_items(body: Any) -> list[tuple[str, int, dict[str, Any]]]:
+    """The image objects of a JSON answer: the items of its top-level lists (`data`, `images`...) that carry a
+    `url` or a `b64_json`, by list and index (each model family answers in its own shape)."""
+    if not isinstance(body, dict):
+        return []
+    return [(name, index, item) for name, items in body.items() if isinstance(items, list)
+            for index, item in enumerate(items) if isinstance(item, dict) and ("url" in item or "b64_json" in item)]
+
+
 def extract_images(body: Any, store: Cassette) -> list[dict[str, Any]]:
     """A JSON answer's `b64_json` images, decoded and stored, their values replaced in `body` by a note naming
     the file; the stored files, by their place in the body (`url` images are added by the caller)."""
     images: list[dict[str, Any]] = []
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return images
-    for index, item in enumerate(data):
-        if not isinstance(item, dict):
-            continue
+    for name, index, item in _image_items(body):
         encoded = item.get("b64_json")
         if isinstance(encoded, str) and encoded:
             try:
@@ -375,16 +379,13 @@ def extract_images(body: Any, store: Cassette) -> list[dict[str, Any]]:
                 continue
             if base64.b64encode(raw).decode("ascii") != encoded:
                 continue  # not canonical base64: kept inline, so the replay is byte for byte
-            name = store.store_file(raw)
-            item["b64_json"] = f"<{name}>"
-            images.append({"index": index, "field": "b64_json", "file": name})
+            stored = store.store_file(raw)
+            item["b64_json"] = f"<{stored}>"
+            images.append({"list": name, "index": index, "field": "b64_json", "file": stored})
     return images
 
 
-def image_urls(body: Any) -> list[tuple[int, str]]:
-    """The `url` images of a JSON answer, by index."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return []
-    return [(index, item["url"]) for index, item in enumerate(data)
-            if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"].startswith("http")]
+def image_urls(body: Any) -> list[tuple[str, int, str]]:
+    """The `url` images of a JSON answer: list, index, URL."""
+    return [(name, index, item["url"]) for name, index, item in _image_items(body)
+            if isinstance(item.get("url"), str) and item["url"].startswith("http")]

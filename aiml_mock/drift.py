@@ -54,7 +54,7 @@ def _answer_for_check(response: dict[str, Any]) -> Any:
     body = json.loads(json.dumps(body))
     for image in response.get("images", ()):
         if image.get("field") == "b64_json":
-            body["data"][image["index"]]["b64_json"] = "iVBORw0KGgo="
+            body[image.get("list", "data")][image["index"]]["b64_json"] = "iVBORw0KGgo="
     return body
 
 

@@ -70,7 +70,6 @@ class Front:
         self.forwards = self.upstream is not None and (self.cassette is None or settings.record_mode != "none")
         self.clock: Callable[[], float] = time.time  # signs and checks replayed image URLs: tests move it on
         self.forwarded = 0
-        self._client: httpx.AsyncClient | None = None
         if self.forwards:
             require("httpx", feature="aiml-mock proxy (forwarding to --upstream)", extra="proxy")
 
@@ -142,15 +141,17 @@ class Front:
 
     # -- forwarding --
 
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=15.0), follow_redirects=False)
-        return self._client
-
     async def _forward(self, scope: Scope, receive: Receive, send: Send, state: MockState, started: float,
                        raw: bytes, headers: list[tuple[str, str]], lowered: dict[str, str]) -> None:
+        """One client per forwarded request (nothing left open when a server or a test's block ends)."""
+        import httpx
+
+        async with httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=15.0), follow_redirects=False) as client:
+            await self._forward_with(client, scope, receive, send, state, started, raw, headers, lowered)
+
+    async def _forward_with(self, client: httpx.AsyncClient, scope: Scope, receive: Receive, send: Send,
+                            state: MockState, started: float, raw: bytes, headers: list[tuple[str, str]],
+                            lowered: dict[str, str]) -> None:
         import httpx
 
         path, method = scope["path"], scope["method"]
@@ -169,8 +170,7 @@ class Front:
         self.forwarded += 1
         sent = time.perf_counter()
         try:
-            upstream = await self.client().send(
-                self.client().build_request(method, url, headers=outgoing, content=raw), stream=True)
+            upstream = await client.send(client.build_request(method, url, headers=outgoing, content=raw), stream=True)
         except httpx.HTTPError as error:
             self.forwarded -= 1
             problem = ApiError(502, f"The upstream {self.upstream} could not be reached: {error!r}",
@@ -192,7 +192,7 @@ class Front:
                 total = (*violations, *response_violations)
                 returned.append((VIOLATIONS_HEADER, str(len(total))))
                 if self.cassette is not None:
-                    await self._record(scope, headers, lowered, raw, upstream, content, answer, latency, total)
+                    await self._record(client, scope, headers, lowered, raw, upstream, content, answer, latency, total)
                 cost = self._book(state, lowered, request_json, answer, upstream.status_code)
                 self._journal(state, scope, lowered, raw, upstream.status_code, answer, total, started, cost, None)
                 await Response(content, upstream.status_code, dict(returned))(scope, receive, send)
@@ -213,7 +213,8 @@ class Front:
                 method, path, upstream.status_code, dict(upstream.headers), None))
             total = (*violations, *response_violations)
             if self.cassette is not None:
-                await self._record(scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency, total)
+                await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency,
+                                   total)
             self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
         finally:
             await upstream.aclose()
@@ -269,7 +270,8 @@ class Front:
 
     # -- the record --
 
-    async def _record(self, scope: Scope, headers: list[tuple[str, str]], lowered: dict[str, str], raw: bytes,
+    async def _record(self, client: httpx.AsyncClient, scope: Scope, headers: list[tuple[str, str]],
+                      lowered: dict[str, str], raw: bytes,
                       upstream: httpx.Response, content: bytes, answer: Any, latency: float,
                       violations: tuple[Violation, ...]) -> None:
         import httpx
@@ -286,14 +288,15 @@ class Front:
         if answer is not None:
             body = redact_fields(orjson.loads(orjson.dumps(answer)))
             images = extract_images(body, cassette)
-            for index, url in image_urls(body):  # downloaded once, now, while the provider's URL is valid
+            for name, index, url in image_urls(body):  # downloaded once, now, while the provider's URL is valid
                 try:
-                    image = await self.client().get(url)
+                    image = await client.get(url)
                     image.raise_for_status()
                 except httpx.HTTPError as error:
-                    images.append({"index": index, "field": "url", "url": url, "error": repr(error)})
+                    images.append({"list": name, "index": index, "field": "url", "url": url, "error": repr(error)})
                     continue
-                images.append({"index": index, "field": "url", "url": url, "file": cassette.store_file(image.content),
+                images.append({"list": name, "index": index, "field": "url", "url": url,
+                               "file": cassette.store_file(image.content),
                                "content_type": image.headers.get("content-type")})
             response["body"], response["images"] = body, images
         elif content:
@@ -328,11 +331,6 @@ class Front:
             scope["query_string"].decode("latin-1"), RedactedHeaders(scope["headers"]), request_json, status,
             response, violations, model if isinstance(model, str) else None, redact(key) if key else None, duration,
             fault, cost))
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class _Gone(Exception):

@@ -43,6 +43,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              f"${URL_ENV}",
     )
     group.addoption(
+        "--aiml-mock-upstream", metavar="URL", default=None,
+        help="the real API that cassette tests record from (record='once'/'all'); default: $AIML_MOCK_UPSTREAM, "
+             "else https://api.aimlapi.com",
+    )
+    group.addoption(
+        "--aiml-mock-record", metavar="MODE", default=None, choices=("none", "once", "all"),
+        help="the record mode of every cassette test, whatever its marker says (e.g. none in CI)",
+    )
+    group.addoption(
         "--aiml-mock-no-cost", action="store_true", default=False,
         help="leave out the end-of-run line saying what the requests to the mock would have cost on the real API",
     )
@@ -52,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**settings): run the test against a mock with these settings (names of aiml_mock.Settings, "
-        "e.g. error_style='openai', api_keys=['k'], success_status=200)",
+        "e.g. error_style='openai', api_keys=['k'], success_status=200); cassette='DIR' (relative to the test's "
+        "file) with record='none'|'once'|'all' replays the real API's recorded answers (docs/record-replay.md)",
     )
     url = remote_url(config)
     if url and not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
@@ -206,6 +216,7 @@ def marker_settings(node: pytest.Item) -> dict[str, Any]:
             pytest.fail(f"@pytest.mark.{MARKER} takes settings by name, e.g. @pytest.mark.{MARKER}(seed=7); "
                         f"got positional {mark.args!r}", pytrace=False)
         changes.update(mark.kwargs)
+    _cassette_settings(node, changes)
     if changes:
         from aiml_mock.settings import Settings
 
@@ -219,6 +230,25 @@ def marker_settings(node: pytest.Item) -> dict[str, Any]:
                 pytest.fail(f"@pytest.mark.{MARKER}: unknown setting {name!r}{hint}. Settings: {', '.join(names)}",
                             pytrace=False)
     return changes
+
+
+def _cassette_settings(node: pytest.Item, changes: dict[str, Any]) -> None:
+    """The marker's `cassette=` and `record=` as the settings `replay` and `record_mode`: the cassette relative
+    to the test's file, the mode from `--aiml-mock-record` when given, the upstream from `--aiml-mock-upstream`."""
+    if "cassette" in changes:
+        folder = os.path.join(os.path.dirname(str(node.path)), os.fspath(changes.pop("cassette")))
+        changes["replay"] = folder
+    if "record" in changes:
+        changes["record_mode"] = changes.pop("record")
+    if "replay" not in changes:
+        return
+    forced = node.config.getoption("aiml_mock_record", None)
+    if forced:
+        changes["record_mode"] = forced
+    if changes.get("record_mode", "none") != "none" and "upstream" not in changes:
+        upstream = node.config.getoption("aiml_mock_upstream", None) or os.environ.get("AIML_MOCK_UPSTREAM")
+        if upstream:
+            changes["upstream"] = upstream
 
 
 # -- fixtures --------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def replay_answer(recording: Recording, cassette: Cassette, base_url: str, signe
     if "body" in response:
         body = copy.deepcopy(response["body"])
         for image in response.get("images", ()):
-            item = body["data"][image["index"]]
+            item = body[image.get("list", "data")][image["index"]]
             name = image.get("file")
             if name is None:
                 continue  # a url image that could not be downloaded at recording time: kept as recorded

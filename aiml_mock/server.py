@@ -19,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from aiml_mock._protocol import choose, protocol_class
-from aiml_mock.app import MockApp, create_app
+from aiml_mock.app import MockApp, create_app, make_front
 from aiml_mock.settings import ProtocolName, Settings
 from aiml_mock.state import MockState, build_state
 
@@ -100,6 +100,7 @@ class MockServer:
             raise ValueError(f"{', '.join(needs_restart)} cannot change on a running server: start another one")
         previous = self.state
         new_state = build_state(self.settings.replace(**changes))
+        make_front(new_state)  # a cassette or a missing extra fails here, not in the block's first request
         self.app.state.mock, self.settings = new_state, new_state.settings
         try:
             yield self

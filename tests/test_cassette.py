@@ -1,0 +1,98 @@
+"""The cassette format: what a recording is matched by, what it never stores, where it is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiml_mock.cassette import (
+    REDACTED,
+    Cassette,
+    Recording,
+    differences,
+    entry_name,
+    match_key,
+    normalise_body,
+    redact_fields,
+    redact_headers,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def multipart(boundary: str, image: bytes, prompt: str) -> bytes:
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\n{prompt}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"in.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_the_same_upload_with_another_boundary_matches() -> None:
+    first = normalise_body("multipart/form-data; boundary=aaa", multipart("aaa", PNG, "a hat"))
+    second = normalise_body('multipart/form-data; boundary="zz-99"', multipart("zz-99", PNG, "a hat"))
+    assert match_key(first, ()) == match_key(second, ())
+    other = normalise_body("multipart/form-data; boundary=aaa", multipart("aaa", PNG + b"x", "a hat"))
+    assert match_key(other, ()) != match_key(first, ())
+    [differs] = differences(match_key(other, ()), match_key(first, ()))
+    assert differs.startswith(f"multipart[1].sha256 ({json.dumps(other['multipart'][1]['sha256'])[:57]}... here")
+
+
+def test_an_upload_is_stored_once_beside_the_entries(tmp_path: Path) -> None:
+    cassette = Cassette(tmp_path)
+    body = normalise_body("multipart/form-data; boundary=b", multipart("b", PNG, "p"), cassette)
+    stored = body["multipart"][1]["file"]
+    assert (tmp_path / stored).read_bytes() == PNG and stored.endswith(".png")
+    normalise_body("multipart/form-data; boundary=c", multipart("c", PNG, "p"), cassette)
+    assert len(list((tmp_path / "files").iterdir())) == 1
+
+
+def test_ignored_fields_and_dotted_paths_do_not_take_part_in_matching() -> None:
+    recorded = {"model": "dall-e-3", "prompt": "a", "user": "u1", "extra": {"seed": 1, "k": 2}}
+    asked = {"model": "dall-e-3", "prompt": "a", "user": "u2", "extra": {"seed": 9, "k": 2}}
+    assert match_key(recorded, ("user", "extra.seed")) == match_key(asked, ("user", "extra.seed"))
+    assert differences(match_key(asked, ("user",)), match_key(recorded, ("user",))) == [
+        "extra.seed (9 here, 1 recorded)"]
+
+
+def test_secrets_are_redacted_in_headers_and_fields() -> None:
+    headers = redact_headers([("Authorization", "Bearer sk-1"), ("Cookie", "a=b"), ("X-Team", "t"),
+                              ("Content-Length", "5")], extra=("x-team",))
+    assert headers == {"authorization": REDACTED, "cookie": REDACTED, "x-team": REDACTED}
+    assert redact_fields({"a": [{"api_key": "k", "n": 1}], "API_KEY": "k"}) == {"a": [{"api_key": REDACTED, "n": 1}],
+                                                                                 "API_KEY": REDACTED}
+
+
+def test_an_entry_is_named_after_its_test_and_numbered(tmp_path: Path) -> None:
+    assert entry_name("tests/test_x.py::test_y[a-1]", "POST", "/v1/x", None) == "tests_test_x.py_test_y_a-1"
+    cassette = Cassette(tmp_path)
+    request = {"method": "POST", "path": "/v1/images/generations", "query": "", "headers": {}, "body": {"m": 1}}
+    for _ in range(2):
+        cassette.record("t::a", request, {"status": 200, "headers": {}, "body": {}}, secrets=["sk-secret"])
+    assert sorted(path.name for path in tmp_path.glob("*.json")) == ["t_a-001.json", "t_a-002.json"]
+    again = Cassette(tmp_path)  # a new session re-recording the test replaces its entries
+    again.record("t::a", request, {"status": 200, "headers": {}, "body": {}})
+    assert sorted(path.name for path in tmp_path.glob("*.json")) == ["t_a-001.json"]
+
+
+def test_the_secret_is_scrubbed_wherever_the_upstream_echoed_it(tmp_path: Path) -> None:
+    cassette = Cassette(tmp_path)
+    request = {"method": "POST", "path": "/v1/x", "query": "", "headers": {}, "body": None}
+    cassette.record(None, request, {"status": 401, "headers": {}, "body": {"message": "bad key sk-live-123"}},
+                    secrets=["sk-live-123"])
+    text = next(tmp_path.glob("*.json")).read_text()
+    assert "sk-live-123" not in text and REDACTED in text
+
+
+def test_repeats_replay_in_recorded_order_then_the_last_again(tmp_path: Path) -> None:
+    cassette = Cassette(tmp_path)
+    request = {"method": "POST", "path": "/v1/x", "query": "", "headers": {}, "body": {"p": 1}}
+    for index in range(2):
+        cassette.record("t", request, {"status": 200, "headers": {}, "body": {"n": index}})
+    replay = Cassette(tmp_path)
+    answers = []
+    for _ in range(3):
+        found = replay.find("POST", "/v1/x", "", {"p": 1})
+        assert isinstance(found, Recording)
+        answers.append(found.response["body"]["n"])
+    assert answers == [0, 1, 1]
+    miss = replay.find("POST", "/v1/x", "", {"p": 2})
+    assert not isinstance(miss, Recording) and miss.differs == ["p (2 here, 1 recorded)"]
