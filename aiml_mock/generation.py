@@ -153,10 +153,7 @@ def _item_value(fill: str, request: ImageRequest, name: str) -> Any:
 def _value(fill: str, extra: Any, request: ImageRequest, seed: int, now: float, cost: Cost) -> Any:
     """A top-level field other than the images."""
     if fill == "meta":
-        usage: dict[str, Any] = {}
-        for name in extra:
-            usage[name] = round(cost.usd, 7) if name == "usd_spent" else cost.credits
-        return {"usage": usage}
+        return _meta(cost, extra)
     if fill == "created":
         return int(now)
     if fill == "created_ms":
@@ -196,6 +193,15 @@ def openai_usage(cost: Cost) -> dict[str, Any]:
 def resolved_settings(request: ImageRequest) -> dict[str, Any]:
     """The `size`, `quality`, `background` and `output_format` a GPT image answer reports, `auto` resolved."""
     return {name: _echo(name, request) for name in ("size", "quality", "background", "output_format")}
+
+
+@functools.lru_cache(maxsize=256)
+def _meta(cost: Cost, names: tuple[str, ...]) -> dict[str, Any]:
+    """`meta: {usage: {...}}` for a cost: a few distinct prices, so one shared (never mutated) dict each."""
+    usage: dict[str, Any] = {}
+    for name in names:
+        usage[name] = round(cost.usd, 7) if name == "usd_spent" else cost.credits
+    return {"usage": usage}
 
 
 def _openai_usage(names: tuple[str, ...], cost: Cost) -> dict[str, Any]:

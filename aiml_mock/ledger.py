@@ -40,18 +40,38 @@ class Ledger:
         return (spent[0] if spent else 0) + cost.credits <= self.budget_credits
 
     def charge(self, key: str, model: str, cost: Cost, test: str | None = None) -> bool:
-        """Book a request's cost; False (and nothing booked) when it would pass the key's budget."""
+        """Book a request's cost; False (and nothing booked) when it would pass the key's budget.
+
+        On every answer's path: straight-line code, one lock."""
         test = test or self.test
+        credits, images = cost.credits, cost.images
         with self._lock:
-            if not self.allows(key, cost):
+            keys = self._keys
+            spent = keys.get(key)
+            if spent is None:
+                spent = keys[key] = [0, 0, 0]
+            if self.budget_credits is not None and spent[0] + credits > self.budget_credits:
                 return False
-            for book, name in ((self._keys, key), (self._models, model), (self._tests, test)):
-                if name is not None:
-                    totals = book.get(name)
-                    if totals is None:
-                        totals = book[name] = [0, 0, 0]
-                    _add(totals, cost)
-            _add(self._total, cost)
+            spent[0] += credits
+            spent[1] += images
+            spent[2] += 1
+            totals = self._models.get(model)
+            if totals is None:
+                totals = self._models[model] = [0, 0, 0]
+            totals[0] += credits
+            totals[1] += images
+            totals[2] += 1
+            if test is not None:
+                totals = self._tests.get(test)
+                if totals is None:
+                    totals = self._tests[test] = [0, 0, 0]
+                totals[0] += credits
+                totals[1] += images
+                totals[2] += 1
+            total = self._total
+            total[0] += credits
+            total[1] += images
+            total[2] += 1
         return True
 
     def spent(self, key: str | None = None) -> tuple[int, float]:
@@ -85,8 +105,3 @@ class Ledger:
         return {"credits": credits, "usd": round(credits / self.credits_per_usd, 6), "images": int(totals[1]),
                 "requests": int(totals[2])}
 
-
-def _add(totals: _Totals, cost: Cost) -> None:
-    totals[0] += cost.credits
-    totals[1] += cost.images
-    totals[2] += 1

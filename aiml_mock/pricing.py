@@ -42,19 +42,26 @@ class PriceTable:
         self.models: Mapping[str, Mapping[str, Any]] = data["models"]
         self._units: dict[tuple[Any, ...], tuple[int, int | None]] = {}
         self._costs: dict[tuple[int, int], Cost] = {}
+        self._by: dict[str, tuple[str, ...]] = {}
 
     def entry(self, model: str) -> Mapping[str, Any]:
         """The table's entry for a model (a placeholder entry for one the table lacks)."""
         return self.models.get(model) or {"basis": "placeholder", "source": "not in contracts/prices.yaml"}
 
     def cost(self, model: str, params: Mapping[str, Any], images: int, prompt: str = "") -> Cost:
-        """What `images` images of this request cost."""
-        entry = self.entry(model)
-        by = entry.get("by", ())
-        key = (model, *(params.get(name) for name in by)) if by else (model,)
+        """What `images` images of this request cost (on every answer's path: lookups, no comprehensions)."""
+        by = self._by.get(model)
+        if by is None:
+            by = self._by[model] = tuple(self.entry(model).get("by", ()))
+        if not by:
+            key: tuple[Any, ...] = (model,)
+        elif len(by) == 1:
+            key = (model, params.get(by[0]))
+        else:
+            key = (model, params.get(by[0]), params.get(by[1]), *[params.get(name) for name in by[2:]])
         unit = self._units.get(key)
         if unit is None:
-            unit = self._units[key] = self._unit(entry, key[1:])
+            unit = self._units[key] = self._unit(self.entry(model), key[1:])
         credits, tokens = unit
         if tokens is None:  # one shared Cost per price and count: a journal entry keeps a reference, not a copy
             shared = self._costs.get((credits, images))
