@@ -111,6 +111,11 @@ def render(result: CheckResult) -> str:
         lines.append("No request reached the mock: does the client read OPENAI_BASE_URL (or pass base_url)?")
     else:
         lines.append(f"{len(result.broken)} of {len(result.entries)} request(s) broke the contract.")
+        billed = [entry.cost for entry in result.entries if entry.cost is not None]
+        if billed:
+            usd = sum(cost.usd for cost in billed)
+            lines.append(f"The {len(billed)} answered generation(s) would have cost ${usd:.4f} on the real API "
+                         f"({sum(cost.credits for cost in billed):,} credits).")
     return "\n".join(lines)
 
 

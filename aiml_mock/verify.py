@@ -333,7 +333,26 @@ def _image_violations(client: httpx.Client, case: Case, body: dict[str, Any], ou
             content = fetched.content
     if content is not None:
         found += _picture_violations(content, case.size)
+        found += _described_size_violations(content, body)
     return found
+
+
+def _described_size_violations(content: bytes, body: dict[str, Any]) -> list[Violation]:
+    """Where the body describes its images (fal-style `images[0].width/height`), the picture's real size."""
+    images = body.get("images")
+    first = images[0] if isinstance(images, list) and images and isinstance(images[0], dict) else {}
+    width, height = first.get("width"), first.get("height")
+    if not (isinstance(width, int) and isinstance(height, int)):
+        return []
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            actual = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return []  # `_picture_violations` said so
+    if actual == (width, height):
+        return []
+    message = f"images[0] says {width}x{height}, the image served is {actual[0]}x{actual[1]}"
+    return [Violation("$.images[0].width", "served-size", f"{width}x{height}", message, f"{actual[0]}x{actual[1]}")]
 
 
 def _picture_violations(content: bytes, size: tuple[int, int] | None) -> list[Violation]:

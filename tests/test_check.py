@@ -24,6 +24,7 @@ def test_python_sdk_client_keeping_the_contract_passes(capfd: pytest.CaptureFixt
     assert "downloaded" in out  # the client ran against the mock, and downloaded its image
     assert "POST /v1/images/generations" in err and "201  ok" in err and "GET /images/" in err
     assert "0 of 2 request(s) broke the contract." in err
+    assert "The 1 answered generation(s) would have cost $0." in err  # priced as the real API bills it
 
 
 def test_python_client_sending_a_field_the_api_ignores_fails_naming_it(capfd: pytest.CaptureFixture[str]) -> None:

@@ -62,6 +62,23 @@ def test_a_mock_answering_200_is_caught_against_the_201_contract(capsys: pytest.
     assert "2 broke the contract" in out
 
 
+def test_a_mock_answering_every_model_in_dall_e_s_shape_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regression to one shape for all: each model is held to its own response schema."""
+    import aiml_mock.app
+    from aiml_mock.generation import plan_for
+
+    monkeypatch.setattr(aiml_mock.app, "plan_for", lambda contract, model: plan_for(contract, "dall-e-2"))
+    cases = plan(load_contract())
+    server, _ = counted_server()
+    with server:
+        report = verify(server.url, KEY, max_requests=len(cases) + 1)
+    failed = {outcome.case.name: outcome for outcome in report.outcomes if not outcome.passed}
+    flux = failed["flux-pro"]
+    assert any("flux-pro's response schema" in violation.message and violation.path == "$.images"
+               for violation in flux.violations)
+    assert not any(name.startswith("dall-e-2") for name in failed)  # its own shape is still right
+
+
 @pytest.mark.parametrize("budget", [0, 1, 7, 8, 10, 12])
 def test_the_request_budget_is_never_exceeded(faithful: tuple[MockServer, CountingApp], budget: int) -> None:
     server, counter = faithful
