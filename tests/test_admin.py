@@ -178,3 +178,24 @@ def test_admin_routes_never_collide_with_api_paths() -> None:
     for profile in ("aimlapi", "openai"):
         paths = load_contract(profile, "aimlapi").document["paths"]  # type: ignore[arg-type]
         assert not any(path.startswith("/__mock") for path in paths)
+
+
+def test_usage_shows_the_spend_of_answered_requests_and_goes_with_the_journal(
+        make_client: Callable[..., TestClient]) -> None:
+    client = make_client(api_keys=("sk-usage-test-key",))
+    auth = {"authorization": "Bearer sk-usage-test-key"}
+    client.post(GENERATE, json={"model": "dall-e-3", "prompt": "a fox", "quality": "hd"}, headers=auth)  # $0.08
+    client.post(GENERATE, json={"model": "dall-e-3", "prompt": "a fox", "size": "9x9"}, headers=auth)  # a 400
+    client.post(GENERATE, json={"model": "flux/schnell", "prompt": "a fox", "num_images": 2},
+                headers={**auth, "X-Mock-Test": "tests/test_mine.py::test_two"})  # 2 x 120000 credits
+    usage = client.get("/__mock/usage").json()
+    assert usage["total"] == {"credits": 400_000, "usd": 0.2, "images": 3, "requests": 2}
+    assert usage["by_model"]["flux/schnell"] == {"credits": 240_000, "usd": 0.12, "images": 2, "requests": 1}
+    assert list(usage["by_test"]) == ["tests/test_mine.py::test_two"]
+    [key] = usage["by_key"]
+    assert key == "sk-us...(17 chars)"  # redacted, as the journal shows keys
+    newest, refused, oldest = client.get("/__mock/requests").json()["requests"]
+    assert newest["cost"] == {"credits": 240_000, "usd": 0.12, "images": 2}
+    assert oldest["cost"] == {"credits": 160_000, "usd": 0.08, "images": 1} and refused["cost"] is None
+    client.delete("/__mock/requests")
+    assert client.get("/__mock/usage").json()["total"]["requests"] == 0
