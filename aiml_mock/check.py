@@ -16,11 +16,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiml_mock.contract import PROFILES
+from aiml_mock.contract import IMAGE_PATH, PROFILES, Contract, Violation
 from aiml_mock.journal import Entry
 from aiml_mock.server import MockServer
 from aiml_mock.settings import Settings
@@ -49,6 +49,7 @@ class CheckResult:
     base_url: str
     entries: list[Entry]
     total: int  # requests the mock answered (more than `entries` only if the journal overflowed)
+    off_shape: dict[int, list[Violation]] = field(default_factory=dict)  # the mock's own answers off its schema
 
     @property
     def broken(self) -> list[Entry]:
@@ -87,9 +88,22 @@ def run_check(command: Sequence[str], settings: Settings | None = None, *, key: 
             print(f"aiml-mock check: the command ran longer than {timeout:g} s and was stopped", file=sys.stderr)
             code = 124
         entries = server.state.journal.entries()
+        contract = server.state.contract
     entries.reverse()
     total = max((entry.id for entry in entries), default=0)
-    return CheckResult(list(command), code, server.base_url, entries, total)
+    return CheckResult(list(command), code, server.base_url, entries, total, answers_off_shape(entries, contract))
+
+
+def answers_off_shape(entries: Sequence[Entry], contract: Contract) -> dict[int, list[Violation]]:
+    """The mock's success answers that left their model's response schema (a mock bug; never expected)."""
+    found: dict[int, list[Violation]] = {}
+    for entry in entries:
+        if entry.path == IMAGE_PATH and entry.status // 100 == 2 and entry.model and isinstance(entry.response, dict):
+            broken = contract.validate_response("POST", IMAGE_PATH, entry.status, {"x-request-id": "-",
+                                                "content-type": "application/json"}, entry.response, entry.model)
+            if broken:
+                found[entry.id] = broken
+    return found
 
 
 def render(result: CheckResult) -> str:
@@ -104,6 +118,8 @@ def render(result: CheckResult) -> str:
         lines.append(f"  {number:>3}  {target:<40.40} {model:<26.26} {entry.status:>3}  {verdict}")
         for violation in entry.violations:
             lines.append(f"         {violation.path}: {violation.message} [{violation.rule}]")
+        for violation in result.off_shape.get(entry.id, ()):
+            lines.append(f"         the mock's answer: {violation.path}: {violation.message} [{violation.rule}]")
     if result.total > len(result.entries):
         lines.append(f"  (only the last {len(result.entries)} of {result.total} requests were kept)")
     lines.append("")
@@ -111,6 +127,9 @@ def render(result: CheckResult) -> str:
         lines.append("No request reached the mock: does the client read OPENAI_BASE_URL (or pass base_url)?")
     else:
         lines.append(f"{len(result.broken)} of {len(result.entries)} request(s) broke the contract.")
+        if result.off_shape:  # the mock's fault, not the client's: said, not counted against the command
+            lines.append(f"{len(result.off_shape)} of the mock's answers left their model's response schema: "
+                         "please report it.")
         billed = [entry.cost for entry in result.entries if entry.cost is not None]
         if billed:
             usd = sum(cost.usd for cost in billed)

@@ -87,3 +87,27 @@ def test_without_a_command_or_with_a_missing_one_check_says_so(capfd: pytest.Cap
     assert main(["check", "--", "no-such-command-aiml-mock"]) == 127
     err = capfd.readouterr().err
     assert "give the command to run after --" in err and "command not found: no-such-command-aiml-mock" in err
+
+
+def test_the_mocks_own_answers_are_held_to_their_models_schema() -> None:
+    """check also says when the mock's answer left its model's response schema (its own bug, not the client's)."""
+    import dataclasses
+
+    from starlette.testclient import TestClient
+
+    from aiml_mock import Settings, create_app
+    from aiml_mock.check import answers_off_shape
+
+    app = create_app(Settings())
+    with TestClient(app) as client:
+        for body in ({"model": "flux-pro", "prompt": "a fox"},
+                     {"model": "dall-e-3", "prompt": "a fox", "response_format": "b64_json"},
+                     {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "high"}):
+            assert client.post("/v1/images/generations", json=body, headers={"authorization": "Bearer k"}).is_success
+    entries = app.state.mock.journal.entries()
+    contract = app.state.mock.contract
+    assert answers_off_shape(entries, contract) == {}
+    flux = next(entry for entry in entries if entry.model == "flux-pro")
+    dalle_shape = {key: value for key, value in flux.response.items() if key in ("data", "meta")}
+    found = answers_off_shape([dataclasses.replace(flux, response=dalle_shape)], contract)
+    assert {violation.path for violation in found[flux.id]} >= {"$.images", "$.seed"}
