@@ -25,11 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aiml_mock import __version__
+from aiml_mock._edit_routes import EDIT_PREFIX, RENDERED_MAX, create_edit, create_variation, rendered_image
 from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
-from aiml_mock.errors import ApiError, moderation_blocked_error, out_of_credits_error, stream_error
+from aiml_mock.errors import ApiError, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
 from aiml_mock.generation import (
     CONTENT_TYPES,
@@ -47,13 +48,13 @@ from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange,
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
     Dropped,
-    EventStream,
     JSONAnswer,
     Stalled,
     Truncated,
     Unanswered,
     api_headers,
     error_response,
+    event_stream,
     json_response,
     malformed,
     new_request_id,
@@ -61,7 +62,7 @@ from aiml_mock.responses import (
 )
 from aiml_mock.settings import Settings
 from aiml_mock.state import FRONT_PENDING, AppState, MockState, build_state, state_of
-from aiml_mock.streaming import Frame, coarser, error_frame, malformed_frame, stream_frames
+from aiml_mock.streaming import Frame, coarser, stream_frames
 from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
@@ -260,30 +261,13 @@ def generation_frames(request: ImageRequest, *, seed: int, now: float, cache: Im
                          created=int(now), usage=openai_usage(cost))
 
 
-def event_stream(frames: list[Frame], fault: Fault | None, state: MockState, request_id: str, started: float,
-                 limits: dict[str, str] | None) -> Response:
-    """The streamed answer, with the fault (if any) placed among its frames and its latency between them."""
-    gap, cut = 0.0, None
-    if fault is not None:
-        gap = fault.delay / len(frames)
-        if fault.kind != "delay":
-            last = len(frames) - 1
-            at = min(fault.after, last) if fault.after is not None else 0 if fault.kind == "malformed" else last
-            replacement: Frame | None = None
-            if fault.kind == "malformed":
-                replacement = malformed_frame(frames[at].type)
-            elif fault.kind in ("error", "content_policy"):
-                error = fault.error(state.faults.limit) if fault.kind == "error" else moderation_blocked_error()
-                replacement = error_frame(stream_error(error))
-            cut = (at, fault.kind if fault.kind != "content_policy" else "error", replacement)
-    return EventStream(frames, request_id, started, gap=gap, cut=cut, extra=limits)
-
-
 async def get_image(request: Request) -> Response:
     started = time.perf_counter()
     request_id = new_request_id()
     state = state_of(request)
     name = request.path_params["image_file"]
+    if name.startswith(EDIT_PREFIX):
+        return uploaded_image(request, name, state, request_id, started)
     try:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
@@ -297,6 +281,19 @@ async def get_image(request: Request) -> Response:
         return error_response(error, request, request_id, started)
     headers = api_headers(request_id, started, {"cache-control": "private, max-age=3600"})
     return Response(content, 200, headers, CONTENT_TYPES[spec.fmt])
+
+
+def uploaded_image(request: Request, name: str, state: MockState, request_id: str, started: float) -> Response:
+    """An image drawn from an upload (a dall-e-2 edit or variation answered with a `url`), while it is kept."""
+    try:
+        state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
+        found = rendered_image(name)
+        if found is None:
+            raise ApiError(404, f"Image {name!r} is no longer kept (the mock keeps the last {RENDERED_MAX})")
+    except ApiError as error:
+        return error_response(error, request, request_id, started)
+    return Response(found[0], 200, api_headers(request_id, started, {"cache-control": "private, max-age=3600"}),
+                    found[1])
 
 
 async def list_models(request: Request) -> Response:
@@ -528,11 +525,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     routes = [
         Route("/v1/images/generations", Endpoint(create_image), methods=["POST"]),
+        Route("/v1/images/edits", create_edit, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/images/{image_file:str}", get_image, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+    if settings.profile == "openai":
+        routes.append(Route("/v1/images/variations", create_variation, methods=["POST"]))
     if settings.admin:
         routes += admin_routes()
     middleware = [

@@ -256,3 +256,9 @@ def stream_error(error: ApiError) -> dict[str, Any]:
     """An error as a streamed answer's `error` frame carries it (OpenAI's fields, whatever the dialect)."""
     message, kind, code = error.openai_fields()
     return {"type": kind, "code": code, "message": message, "param": error.param}
+
+
+def image_upload_error(code: str, message: str, param: str = "image") -> ApiError:
+    """An upload the API refuses (`invalid_image_file`, `invalid_image_format`, `image_too_large`,
+    `too_many_images`, `invalid_image_dimensions`): a 400 naming the part."""
+    return ApiError(400, message, param=param, code=code, type="invalid_request_error", openai_message=message)

@@ -30,10 +30,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from aiml_mock.errors import ApiError, error_body
+from aiml_mock.errors import ApiError, error_body, moderation_blocked_error, stream_error
+from aiml_mock.faults import Fault
 from aiml_mock.recording import exchange_of
 from aiml_mock.state import MockState
-from aiml_mock.streaming import Frame
+from aiml_mock.streaming import Frame, error_frame, malformed_frame
 from aiml_mock.transport import ConnectionDropped, in_task, transport_of
 
 OPENAI_VERSION = "2020-10-01"
@@ -290,3 +291,22 @@ class EventStream(Response):
         assert replacement is not None  # malformed, error: the frame that replaces this one, then the end
         await self._send(send, exchange, record, replacement)
         await send({"type": "http.response.body", "body": b""})
+
+
+def event_stream(frames: list[Frame], fault: Fault | None, state: MockState, request_id: str, started: float,
+                 limits: dict[str, str] | None) -> Response:
+    """The streamed answer, with the fault (if any) placed among its frames and its latency between them."""
+    gap, cut = 0.0, None
+    if fault is not None:
+        gap = fault.delay / len(frames)
+        if fault.kind != "delay":
+            last = len(frames) - 1
+            at = min(fault.after, last) if fault.after is not None else 0 if fault.kind == "malformed" else last
+            replacement: Frame | None = None
+            if fault.kind == "malformed":
+                replacement = malformed_frame(frames[at].type)
+            elif fault.kind in ("error", "content_policy"):
+                error = fault.error(state.faults.limit) if fault.kind == "error" else moderation_blocked_error()
+                replacement = error_frame(stream_error(error))
+            cut = (at, fault.kind if fault.kind != "content_policy" else "error", replacement)
+    return EventStream(frames, request_id, started, gap=gap, cut=cut, extra=limits)

@@ -118,7 +118,13 @@ def test_openai_profile_keeps_its_contract(case: Case[Any]) -> None:
         response = case.call(headers=AUTH)
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_size"
         return
-    case.call_and_validate(headers=AUTH, checks=checks_for(openai))
+    checks = checks_for(openai)
+    if case.path in UPLOAD_PATHS:  # random bytes for `format: binary` parts are no image: refused on purpose
+        checks = [check for check in checks if check is not positive_data_acceptance]
+    case.call_and_validate(headers=AUTH, checks=checks)
+
+
+UPLOAD_PATHS = ("/v1/images/edits", "/v1/images/variations")
 
 
 def breaks_free_size_rule(case: Case[Any]) -> bool:

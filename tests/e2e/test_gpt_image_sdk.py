@@ -136,3 +136,107 @@ def test_latency_is_spread_between_the_frames(openai_mock: str) -> None:
     stamps = [time.perf_counter() - started for _ in client.images.generate(
         model="gpt-image-1", prompt="slow", stream=True, partial_images=2)]
     assert stamps[0] >= 0.15 and stamps[-1] >= 0.55  # 200 ms before each of the three frames
+
+
+# -- edits and variations --------------------------------------------------------------------------------------------
+
+GREEN, BLUE = (0, 200, 0), (20, 40, 230)
+
+
+def picture(width: int, height: int, fmt: str = "PNG", mode: str = "RGB") -> bytes:
+    """A distinctive input: green left half, blue right half."""
+    image = Image.new(mode, (width, height), BLUE if mode == "RGB" else (*BLUE, 255))
+    image.paste(GREEN if mode == "RGB" else (*GREEN, 255), (0, 0, width // 2, height))
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+def mask_png(width: int, height: int, mode: str = "RGBA") -> bytes:
+    """Opaque but for the bottom-right quarter (transparent: the area to edit)."""
+    image = Image.new(mode, (width, height), (0, 0, 0, 255) if mode == "RGBA" else (0, 0, 0))
+    if mode == "RGBA":
+        image.paste((0, 0, 0, 0), (width // 2, height // 2, width, height))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def test_an_edit_returns_the_first_input_fitted_with_its_masked_area_marked(openai_mock: str) -> None:
+    result = client_for(openai_mock).images.edit(
+        model="gpt-image-1", image=[("a.png", picture(512, 512)), ("b.png", picture(256, 256, "WEBP"))],
+        mask=("m.png", mask_png(512, 512)), prompt="add a red hat")
+    [item] = result.data
+    edited = decoded(item.b64_json).convert("RGB")
+    assert decoded(item.b64_json).format == "PNG" and edited.size == (1024, 1024) and result.size == "1024x1024"
+    assert near(edited.getpixel((200, 300)), GREEN) and near(edited.getpixel((800, 200)), BLUE)  # the input, kept
+    masked = [edited.getpixel((x, y)) for x in range(560, 1000, 7) for y in range(560, 900, 7)]
+    assert any(near(pixel, (255, 0, 255)) for pixel in masked)  # the masked area is hatched
+    assert not any(near(pixel, (255, 0, 255)) for pixel in [edited.getpixel((x, 300)) for x in range(0, 1024, 7)])
+    assert result.usage.input_tokens_details.image_tokens > 0
+
+
+def test_async_edit_streams_image_edit_events(openai_mock: str) -> None:
+    async def run() -> list[Any]:
+        async with openai.AsyncOpenAI(base_url=f"{openai_mock}/v1", api_key="sk-test", max_retries=0) as client:
+            stream = await client.images.edit(model="gpt-image-1", image=("a.png", picture(300, 200)), prompt="x",
+                                              stream=True, partial_images=2, size="1536x1024")
+            return [event async for event in stream]
+
+    events = asyncio.run(run())
+    assert [event.type for event in events] == ["image_edit.partial_image"] * 2 + ["image_edit.completed"]
+    assert decoded(events[-1].b64_json).size == (1536, 1024)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks create_variation (dall-e-2) deprecated
+def test_variations_of_a_square_png_come_back_as_urls_to_images_of_it(openai_mock: str) -> None:
+    result = client_for(openai_mock).images.create_variation(image=("v.png", picture(300, 300)), n=2, size="256x256")
+    assert len(result.data) == 2
+    for item in result.data:
+        assert item.url
+        with urllib.request.urlopen(item.url, timeout=10) as response:  # noqa: S310 (127.0.0.1)
+            image = Image.open(io.BytesIO(response.read())).convert("RGB")
+        assert image.size == (256, 256) and near(image.getpixel((40, 100)), GREEN)
+
+
+@pytest.mark.parametrize(("model", "files", "code", "param"), [
+    ("gpt-image-1", {"image": ("a.png", b"not an image at all")}, "invalid_image_file", "image"),
+    ("gpt-image-1", {"image": ("a.gif", picture(64, 64, "GIF"))}, "invalid_image_format", "image"),
+    ("gpt-image-1", {"image": [("a.png", picture(32, 32))] * 17}, "too_many_images", "image"),
+    ("gpt-image-1", {"image": ("a.png", picture(64, 64)), "mask": ("m.png", mask_png(64, 64, "RGB"))},
+     "invalid_image_format", "mask"),
+    ("gpt-image-1", {"image": ("a.png", picture(64, 64)), "mask": ("m.png", mask_png(32, 32))},
+     "invalid_image_dimensions", "mask"),
+    ("dall-e-2", {"image": ("a.png", picture(64, 32))}, "invalid_image_dimensions", "image"),
+    ("dall-e-2", {"image": ("a.jpg", picture(64, 64, "JPEG"))}, "invalid_image_format", "image"),
+])
+def test_each_bad_upload_is_refused_with_its_documented_code(openai_mock: str, model: str, files: dict[str, Any],
+                                                            code: str, param: str) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client_for(openai_mock).images.edit(model=model, prompt="x", **files)
+    assert caught.value.code == code and caught.value.param == param
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_an_upload_just_over_the_limit_is_refused_without_the_server_holding_it() -> None:
+    limit = 50 * 1024 * 1024
+    head = picture(64, 64)
+    oversize = head + b"\0" * (limit + 1024 - len(head))  # a PNG, padded to 1 KiB past 50 MB
+    with serve("--profile", "openai") as (process, url):
+        client = client_for(url)
+        client.images.edit(model="gpt-image-1", image=("a.png", picture(64, 64)), prompt="warm up")
+        before = rss_kb(process.pid)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.images.edit(model="gpt-image-1", image=("big.png", oversize), prompt="x")
+        grown = rss_kb(process.pid) - before
+        assert caught.value.code == "image_too_large"
+        assert grown < 16 * 1024, f"the server grew by {grown} KB for a {len(oversize)} byte upload"
+        assert client.images.generate(model="gpt-image-1", prompt="still serving").data
