@@ -26,8 +26,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aiml_mock.dashboard import dashboard_routes
-from aiml_mock.errors import ApiError
+from aiml_mock.errors import ApiError, StoreUnavailable, unreachable_error
 from aiml_mock.faults import FaultRule, parse_latency
+from aiml_mock.journal import filter_entries
 from aiml_mock.recording import ADMIN_PREFIX
 from aiml_mock.responses import error_response, json_response
 from aiml_mock.state import state_of
@@ -55,6 +56,8 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as error:
             return error_response(error, request)
+        except StoreUnavailable as error:  # `--state`: the store is away; say so at once
+            return error_response(unreachable_error(error), request)
 
     return guarded
 
@@ -99,25 +102,32 @@ def _rule(data: Any, index: int | None = None) -> FaultRule:
 
 async def add_faults(request: Request) -> Response:
     data = await _body(request)
-    faults = state_of(request).faults
+    state = state_of(request)
+    faults = state.faults
+    rules = [_rule(item, index) for index, item in enumerate(data)] if isinstance(data, list) else [_rule(data)]
+    added = [faults.add(rule) for rule in rules] if state.shared is None else await state.shared.add_rules(rules)
     if isinstance(data, list):
-        rules = [_rule(item, index) for index, item in enumerate(data)]
-        return json_response(201, {"rules": [faults.add(rule).to_dict() for rule in rules]})
-    return json_response(201, faults.add(_rule(data)).to_dict())
+        return json_response(201, {"rules": [rule.to_dict() for rule in added]})
+    return json_response(201, added[0].to_dict())
 
 
 async def list_faults(request: Request) -> Response:
-    faults = state_of(request).faults
-    return json_response(200, {"rules": [rule.to_dict() for rule in faults.rules()], **faults.describe()})
+    state = state_of(request)
+    faults = state.faults
+    rules = faults.rules() if state.shared is None else await state.shared.rules()
+    return json_response(200, {"rules": [rule.to_dict() for rule in rules], **faults.describe()})
 
 
 async def clear_faults(request: Request) -> Response:
-    return json_response(200, {"cleared": state_of(request).faults.clear()})
+    shared = state_of(request).shared
+    return json_response(200, {"cleared": state_of(request).faults.clear() if shared is None
+                               else await shared.clear_rules()})
 
 
 async def delete_fault(request: Request) -> Response:
     rule_id = request.path_params["rule_id"]
-    if not state_of(request).faults.remove(rule_id):
+    shared = state_of(request).shared
+    if not (state_of(request).faults.remove(rule_id) if shared is None else await shared.remove_rule(rule_id)):
         raise ApiError(404, f"No fault rule with id {rule_id}", openai_message=f"No fault rule with id {rule_id}.")
     return json_response(200, {"cleared": 1})
 
@@ -139,16 +149,25 @@ async def set_latency(request: Request) -> Response:
 
 async def list_requests(request: Request) -> Response:
     params = _query(request, ("path", "status", "model", "limit"))
-    entries = state_of(request).journal.entries(path=params.get("path") or None, status=_int(params, "status"),
-                                              model=params.get("model") or None)
+    path, status, model = params.get("path") or None, _int(params, "status"), params.get("model") or None
     limit = _int(params, "limit")
+    shared = state_of(request).shared
+    extra: dict[str, Any] = {}
+    if shared is None:
+        entries = state_of(request).journal.entries(path=path, status=status, model=model)
+    else:  # every replica's entries; `unrecorded`: requests answered while the store was away
+        every, extra["unrecorded"] = await shared.entries()
+        entries = filter_entries(every, path=path, status=status, model=model)
     total = len(entries)
     if limit is not None:
         entries = entries[:limit]
-    return json_response(200, {"total": total, "requests": [entry.to_dict() for entry in entries]})
+    return json_response(200, {"total": total, "requests": [entry.to_dict() for entry in entries], **extra})
 
 
 async def clear_requests(request: Request) -> Response:
+    shared = state_of(request).shared
+    if shared is not None:
+        return json_response(200, {"cleared": await shared.clear_journal()})
     journal = state_of(request).journal
     count = len(journal)
     journal.clear()
@@ -158,7 +177,10 @@ async def clear_requests(request: Request) -> Response:
 
 async def usage(request: Request) -> Response:
     """What the answered requests would have cost on the real API: in all, per key, per model, per test."""
-    return json_response(200, state_of(request).ledger.usage())
+    state = state_of(request)
+    if state.shared is not None:
+        return json_response(200, await state.shared.usage(state.ledger.credits_per_usd, state.ledger.budget_usd))
+    return json_response(200, state.ledger.usage())
 
 
 async def list_images(request: Request) -> Response:
@@ -166,11 +188,16 @@ async def list_images(request: Request) -> Response:
     flag = params.get("downloaded")
     if flag is not None and flag.lower() not in ("true", "false"):
         raise _bad(f"Query parameter 'downloaded' must be true or false, not {flag!r}")
-    images = state_of(request).images.images(downloaded=None if flag is None else flag.lower() == "true")
+    wanted = None if flag is None else flag.lower() == "true"
+    shared = state_of(request).shared
+    images = state_of(request).images.images(downloaded=wanted) if shared is None else await shared.images(wanted)
     return json_response(200, {"total": len(images), "images": [image.to_dict() for image in images]})
 
 
 async def clear_images(request: Request) -> Response:
+    shared = state_of(request).shared
+    if shared is not None:
+        return json_response(200, {"cleared": await shared.clear_images()})
     registry = state_of(request).images
     count = len(registry)
     registry.clear()
@@ -178,7 +205,10 @@ async def clear_images(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    state_of(request).reset()
+    state = state_of(request)
+    if state.shared is not None:
+        await state.shared.reset()
+    state.reset()
     return json_response(200, {"reset": True})
 
 

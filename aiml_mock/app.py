@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import orjson
@@ -30,7 +31,7 @@ from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
 from aiml_mock.contract import IMAGE_PATH
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
-from aiml_mock.errors import ApiError, out_of_credits_error
+from aiml_mock.errors import ApiError, StoreUnavailable, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
 from aiml_mock.generation import (
     CONTENT_TYPES,
@@ -44,7 +45,8 @@ from aiml_mock.generation import (
 from aiml_mock.images import RENDERER, ImageCache
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.pricing import Cost
-from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
+from aiml_mock.ratelimit import RateLimiter
+from aiml_mock.recording import Exchange, RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
     Dropped,
@@ -66,6 +68,9 @@ from aiml_mock.streaming import Frame, coarser, stream_frames
 from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
+
+if TYPE_CHECKING:
+    from aiml_mock.redis_state import RedisState
 
 BIG = 2048 * 2048  # pixels from which a JPEG, WebP or TIFF render takes milliseconds (4096x4096 JPEG ~13 ms)
 
@@ -159,8 +164,9 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
     body: Any = None
     try:
         key = exchange.key = check_bearer(_text(headers.get(_AUTHORIZATION)), settings.api_keys)
+        shared = state.shared
         if state.limiter is not None:
-            limits = state.limiter.admit(key)
+            limits = state.limiter.admit(key) if shared is None else await shared_admit(shared, state.limiter, key)
         content_type = headers.get(_CONTENT_TYPE)
         if content_type != _JSON:
             check_content_type(_text(content_type))
@@ -175,14 +181,17 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         state.policy.check(image_request.prompt)
         streamed = image_request.params.get("stream") is True
         if state.faults.active or (settings.fault_headers and (_FAULT_HEADER in headers or _LATENCY_HEADER in headers)):
-            fault = pick_fault(scope, headers, state, image_request, key)
+            fault = (pick_fault(scope, headers, state, image_request, key) if shared is None
+                     else await shared_fault(scope, headers, state, shared, image_request, key))
             if fault is not None and not (streamed and strikes_mid_stream(fault)):
                 await in_task()  # the delay and the stall wait with asyncio's timeouts
                 early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
                 if early is not None:
                     return early
         cost = state.prices.cost(image_request.model, image_request.params, image_request.count, image_request.prompt)
-        if not state.ledger.charge(key, image_request.model, cost, _text(headers.get(_TEST_HEADER))):
+        test = _text(headers.get(_TEST_HEADER))
+        if not (state.ledger.charge(key, image_request.model, cost, test) if shared is None
+                else await shared_charge(shared, key, image_request.model, cost, test or state.ledger.test)):
             raise out_of_credits_error(state.contract.error_style)
         now = time.time()
         if streamed:
@@ -208,7 +217,11 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             error.headers.update(limits)
         return error_response(error, Request(scope, receive), request_id, started)
     exchange.note_payload(payload, image_request, cost)
-    state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl, entry_id=exchange.id)
+    if shared is None:
+        state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl,
+                              entry_id=exchange.id)
+    else:
+        await shared_register(shared, exchange, image_request, payload["data"], now, state.signer.ttl)
     response = JSONAnswer(orjson.dumps(payload), state.contract.success_status(image_request.model), request_id,
                           started, limits)
     if fault is not None and fault.kind in ("truncate", "malformed"):
@@ -230,6 +243,45 @@ def pick_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, imag
     if fault is not None:
         exchange_of(scope).fault = fault.label
     return fault
+
+
+# -- with `--state`: the shared store, failing open (a store away never stops generations) ------------------
+
+
+async def shared_admit(shared: RedisState, limiter: RateLimiter, key: str) -> dict[str, str] | None:
+    try:
+        return await shared.admit(limiter, key)
+    except StoreUnavailable:
+        return None
+
+
+async def shared_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, shared: RedisState,
+                       image_request: ImageRequest, key: str) -> Fault | None:
+    """`pick_fault` with the scripted rules in the store (none apply while it is away)."""
+    honoured = state.settings.fault_headers
+    fault_header = _text(headers.get(_FAULT_HEADER)) if honoured else None
+    latency_header = _text(headers.get(_LATENCY_HEADER)) if honoured else None
+    try:
+        fault = await shared.pick(state.faults, image_request, key, fault_header, latency_header)
+    except StoreUnavailable:
+        fault = state.faults.pick(image_request, key, fault_header, latency_header, shared=True)
+    if fault is not None:
+        exchange_of(scope).fault = fault.label
+    return fault
+
+
+async def shared_charge(shared: RedisState, key: str, model: str, cost: Cost, test: str | None) -> bool:
+    try:
+        return await shared.charge(key, model, cost, test)
+    except StoreUnavailable:
+        return True  # answered, not booked
+
+
+async def shared_register(shared: RedisState, exchange: Exchange, image_request: ImageRequest, data: Any,
+                          now: float, ttl: float) -> None:
+    """The images in the store; the request's journal id is allocated with them."""
+    with contextlib.suppress(StoreUnavailable):
+        exchange.id = await shared.register(image_request, data, created=now, ttl=ttl, entry_id=exchange.id)
 
 
 async def answer_fault(request: Request, fault: Fault, state: MockState, request_id: str, started: float
@@ -275,7 +327,11 @@ async def get_image(request: Request) -> Response:
             content = await anyio.to_thread.run_sync(image_bytes, spec, state.cache)
         else:
             content = image_bytes(spec, state.cache)
-        state.images.mark_downloaded(name, time.time())
+        if state.shared is None:
+            state.images.mark_downloaded(name, time.time())
+        else:
+            with contextlib.suppress(StoreUnavailable):
+                await state.shared.mark_downloaded(name, time.time())
         exchange_of(request.scope).model = spec.model
     except ApiError as error:
         return error_response(error, request, request_id, started)
@@ -465,6 +521,8 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
             status = response.status_code
             if exchange is not None:
                 exchange.sending({"type": "http.response.start", "status": status}, body, json=True)
+                if exchange.pending is not None:
+                    await exchange.pending
             started = True
             extensions = scope.get("extensions")
             whole = extensions.get(SEND_WHOLE_KEY) if extensions else None

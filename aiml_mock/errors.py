@@ -262,3 +262,13 @@ def image_upload_error(code: str, message: str, param: str = "image") -> ApiErro
     """An upload the API refuses (`invalid_image_file`, `invalid_image_format`, `image_too_large`,
     `too_many_images`, `invalid_image_dimensions`): a 400 naming the part."""
     return ApiError(400, message, param=param, code=code, type="invalid_request_error", openai_message=message)
+
+
+class StoreUnavailable(Exception):
+    """The shared state store (`--state`) did not answer: down, unreachable or timed out."""
+
+
+def unreachable_error(error: StoreUnavailable) -> ApiError:
+    """The admin API's answer while the state store is away: 503 in the API's error shape, saying so."""
+    message = f"The state store is unreachable: {error}"
+    return ApiError(503, message, code="state_store_unreachable", openai_message=message, type="server_error")

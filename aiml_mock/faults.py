@@ -547,11 +547,13 @@ class Faults:
         return self.configured or bool(self._rules)
 
     def pick(self, request: ImageRequest, key: str | None = None, fault_header: str | None = None,
-             latency_header: str | None = None) -> Fault | None:
+             latency_header: str | None = None, *, shared: bool = False, rule: FaultRule | None = None
+             ) -> Fault | None:
         """The fault for this request, or None. Malformed headers raise `ApiError(400)` naming the header.
 
         Order: the request's own `X-Mock-Fault`, then the first matching scripted rule, then the random
         draw (made for every request, so the same seed always gives the same sequence), then latency.
+        `shared`: the rules live in a shared store, which took `rule` (or none) for this request.
         """
         if not (self.configured or self._rules or fault_header or latency_header):
             return None
@@ -559,7 +561,10 @@ class Faults:
             drawn = self._draw()
             fault = self._from_header(fault_header) if fault_header else None
             if fault is None:
-                fault = self._take(request, key)
+                if not shared:
+                    fault = self._take(request, key)
+                elif rule is not None:
+                    fault = rule.fault(self.defaults, self._latency_rng, request)
             if fault is None and drawn is not None:
                 fault = _random_fault(drawn, self.defaults)
             if fault is None:

@@ -18,7 +18,7 @@ import itertools
 import struct
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,6 +227,18 @@ def _parse_kept(body: bytes) -> Any:
         return body.decode("utf-8", "replace")
 
 
+def filter_entries(entries: Iterable[Entry], *, path: str | None = None, status: int | None = None,
+                   model: str | None = None) -> list[Entry]:
+    """The entries with this path (`/images/*`: a prefix), status and model (None: any)."""
+    prefix = path[:-1] if path is not None and path.endswith("*") else None
+    return [
+        entry for entry in entries
+        if (path is None or (entry.path.startswith(prefix) if prefix is not None else entry.path == path))
+        and (status is None or entry.status == status)
+        and (model is None or entry.model == model)
+    ]
+
+
 def estimate_size(entry: Entry) -> int:
     """Bytes an entry holds, estimated by serialising it (for entries recorded without a size)."""
     return ENTRY_OVERHEAD + len(orjson.dumps({"json": entry.json, "response": entry.response}, default=str))
@@ -255,9 +267,11 @@ class Journal:
         """Keep an entry, evicting the oldest beyond the bounds. `size`: its bytes if the caller knows them."""
         self._keep((entry, estimate_size(entry) if size is None else size))
 
-    def record_raw(self, entry: RawEntry) -> None:
-        """Keep an entry given as `RawEntry` (the recording middleware's cheap form; its size at index 1)."""
+    def record_raw(self, entry: RawEntry) -> Awaitable[None] | None:
+        """Keep an entry given as `RawEntry` (the recording middleware's cheap form; its size at index 1).
+        A journal kept elsewhere (`--state`) returns the write to await before the answer goes out."""
         self._keep(entry)
+        return None
 
     def _keep(self, item: tuple[Entry, int] | RawEntry) -> None:
         if not self.capacity:
@@ -274,14 +288,7 @@ class Journal:
     def entries(self, *, path: str | None = None, status: int | None = None, model: str | None = None
                 ) -> list[Entry]:
         """Entries newest first, optionally only those with this path (`/images/*`: a prefix), status, model."""
-        prefix = path[:-1] if path is not None and path.endswith("*") else None
-        items = self._newest_first()
-        return [
-            entry for entry in items
-            if (path is None or (entry.path.startswith(prefix) if prefix is not None else entry.path == path))
-            and (status is None or entry.status == status)
-            and (model is None or entry.model == model)
-        ]
+        return filter_entries(self._newest_first(), path=path, status=status, model=model)
 
     def wait_for(self, predicate: Callable[[list[Entry]], bool], timeout: float = 10.0) -> bool:
         """Block until `predicate(entries newest first)` holds (re-checked on every record) or `timeout` passes."""

@@ -77,11 +77,11 @@ class RateLimiter:
                 stamps.popleft()
             if len(stamps) >= limit:
                 wait = stamps[0] + window - now
-                raise self._exceeded(wait, stamps[-1] + window - now)
+                raise self.exceeded(wait, stamps[-1] + window - now)
             stamps.append(now)
             remaining = limit - len(stamps)
             reset = stamps[-1] + window - now
-        return self._headers(remaining, reset)
+        return self.headers(remaining, reset)
 
     def _window_of(self, key: str) -> deque[float]:
         stamps = self._windows.get(key)
@@ -93,16 +93,16 @@ class RateLimiter:
             self._windows.move_to_end(key)
         return stamps
 
-    def _headers(self, remaining: int, reset: float) -> dict[str, str]:
+    def headers(self, remaining: int, reset: float) -> dict[str, str]:
         return {
             "x-ratelimit-limit-requests": str(self.rate.limit),
             "x-ratelimit-remaining-requests": str(remaining),
             "x-ratelimit-reset-requests": format_duration(reset),
         }
 
-    def _exceeded(self, wait: float, reset: float) -> ApiError:
+    def exceeded(self, wait: float, reset: float) -> ApiError:
         wait = max(wait, 0.001)
-        headers = {**self._headers(0, reset), **retry_headers(wait)}
+        headers = {**self.headers(0, reset), **retry_headers(wait)}
         limit = self.rate.limit
         return ApiError(
             429,

@@ -11,6 +11,7 @@ a few objects per entry, not dozens (`journal.RawEntry`); nothing is serialised 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,6 +63,7 @@ class Exchange:
     first: bytes | None = None
     sent = 0
     json_body = False  # the answer is known to be JSON (else its content-type says)
+    pending: Awaitable[None] | None = None  # the journal's write, when it is kept elsewhere (`--state`)
 
     def __init__(self, entry_id: int = 0, scope: Scope | None = None, journal: Journal | None = None) -> None:
         self.id = entry_id
@@ -110,6 +112,8 @@ class Exchange:
                     self.first = body
                 if not message.get("more_body", False):
                     self.finish()
+                    if self.pending is not None:
+                        await self.pending
             elif message["type"] == "http.response.start":
                 self.start = message
             await send(message)
@@ -134,7 +138,7 @@ class Exchange:
         if journal is None or scope is None:
             return
         self._journal = self._scope = None  # no scope <-> exchange cycle left for the garbage collector
-        journal.record_raw(self._raw_entry(scope))
+        self.pending = journal.record_raw(self._raw_entry(scope))
 
     def _raw_entry(self, scope: Scope) -> RawEntry:
         start, first, sent = self.start, self.first, self.sent

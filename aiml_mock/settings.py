@@ -57,6 +57,12 @@ class Settings:
     max_body_bytes: int = setting(1024 * 1024, "larger request bodies get 413 before they are read")
     strict: bool = setting(False, "refuse fields the contract does not define (the real API ignores them)")
     url_secret: str | None = setting(None, "key that signs image URLs (default: random per start)", cli=False)
+    signing_key: str | None = setting(
+        None, "secret that signs image URLs, the same on every replica so that any serves any image (default: "
+        "random per start; required with --state)")
+    state: str | None = setting(
+        None, "keep the journal, fault rules, rate windows, ledger and image registry in Redis, shared by replicas: "
+        "redis://HOST:PORT/DB (needs aiml-mock[redis] and --signing-key); default: in this process")
     image_cache_bytes: int = setting(
         8 * 1024 * 1024, "bytes of rendered images (and their base64) kept in memory, most recently used first")
     workers: int = setting(1, "uvicorn worker processes")
@@ -169,6 +175,12 @@ def _check_realism(settings: Settings) -> None:
         raise ValueError(f"fault_rate is a probability from 0 to 1, not {settings.fault_rate}")
     if settings.fault_rate and not settings.fault_kinds:
         raise ValueError("fault_rate needs at least one fault kind (fault_kinds)")
+    if settings.state is not None:
+        if not settings.state.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"state must be a Redis URL (redis://HOST:PORT/DB), not {settings.state!r}")
+        if not settings.signing_key:
+            raise ValueError("--state needs --signing-key (env AIML_MOCK_SIGNING_KEY), the same on every replica: "
+                             "an image URL issued by one replica must be valid on the others")
     if settings.journal_size < 0 or settings.journal_bytes < 0:
         raise ValueError("journal_size and journal_bytes cannot be negative")
     if settings.record_mode not in get_args(RecordMode) or settings.replay_miss not in get_args(ReplayMiss):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import State
 from starlette.requests import Request
@@ -25,6 +25,9 @@ from aiml_mock.settings import Settings
 from aiml_mock.urls import UrlSigner
 
 FRONT_PENDING = "pending"  # `MockState.front` for the app to make (the state does not import the proxy)
+
+if TYPE_CHECKING:
+    from aiml_mock.redis_state import RedisState
 
 
 @dataclass
@@ -44,6 +47,7 @@ class MockState:
     prices: PriceTable = field(default_factory=load_prices)
     ledger: Ledger = field(default_factory=Ledger)
     front: Any = None  # proxy.Front (made by the app, first FRONT_PENDING) when the settings replay or forward
+    shared: RedisState | None = None  # `--state`: what replicas share lives there (redis_state.py)
 
     def reset(self) -> None:
         """Per-test state cleared: the journal and the ledger, the images, fault rules (random faults restart),
@@ -58,7 +62,8 @@ class MockState:
 
 def build_state(settings: Settings) -> MockState:
     contract = load_contract(settings.profile, settings.effective_error_style, settings.success_status)
-    secret = settings.url_secret.encode() if settings.url_secret else secrets.token_bytes(32)
+    given = settings.signing_key or settings.url_secret
+    secret = given.encode() if given else secrets.token_bytes(32)
     rate = parse_rate_limit(settings.rate_limit) if settings.rate_limit else None
     state = MockState(
         settings=settings,
@@ -77,7 +82,21 @@ def build_state(settings: Settings) -> MockState:
     )
     if settings.replay or settings.upstream:
         state.front = FRONT_PENDING
+    if settings.state:
+        share(state, settings.state)
     return state
+
+
+def share(state: MockState, url: str) -> None:
+    """Move what replicas share to the store at `url`. The fault registry counts as configured, so that every
+    generation asks the store for its rule (and takes the task path: Redis is awaited)."""
+    from aiml_mock.redis_state import RedisState, SharedJournal
+
+    settings = state.settings
+    state.shared = RedisState(url, journal_size=settings.journal_size, journal_bytes=settings.journal_bytes,
+                              budget_credits=state.ledger.budget_credits)
+    state.journal = SharedJournal(state.shared, settings.journal_size, settings.journal_bytes)
+    state.faults.configured = True
 
 
 class AppState(State):

@@ -1,0 +1,247 @@
+"""`--state redis://...`: two real `aiml-mock serve` replicas on one real redis-server behave as one mock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from aiml_mock.settings import Settings
+
+SIGNING_KEY = "replicas-share-this-secret"
+PRICE = 0.02  # dall-e-2, 1024x1024, one image
+BUDGET = 0.07  # three such images per key, not four
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def redis_server(port: int | None = None) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A real redis-server on a free port, no persistence; ready once it says so."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: apt-get install redis-server (.ci/run installs it)"
+    port = port or free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if "Ready to accept connections" in line:
+                    break
+            else:
+                raise AssertionError("redis-server did not start")
+            yield process, port
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)
+
+
+@contextmanager
+def replica(state: str, *args: str) -> Iterator[str]:
+    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--state", state, *args]
+    env = {**os.environ, "AIML_MOCK_SIGNING_KEY": SIGNING_KEY}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
+            yield line.split("listening on ")[1].split()[0]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(10)
+
+
+@dataclass
+class Pair:
+    a: httpx.Client
+    b: httpx.Client
+
+    def both(self) -> tuple[httpx.Client, httpx.Client]:
+        return self.a, self.b
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as (_, port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="module")
+def pair(redis_url: str) -> Iterator[Pair]:
+    flags = ("--rate-limit", "5/min", "--budget-usd", str(BUDGET))
+    with replica(redis_url, *flags) as a_url, replica(redis_url, *flags) as b_url, \
+            httpx.Client(base_url=a_url, timeout=10) as a, httpx.Client(base_url=b_url, timeout=10) as b:
+        yield Pair(a, b)
+
+
+@pytest.fixture
+def shared(pair: Pair) -> Pair:
+    assert pair.a.post("/__mock/reset").status_code == 200
+    return pair
+
+
+def generate(client: httpx.Client, key: str, prompt: str = "a red fox", **fields: object) -> httpx.Response:
+    return client.post("/v1/images/generations", headers={"Authorization": f"Bearer {key}"},
+                       json={"model": "dall-e-2", "prompt": prompt, **fields})
+
+
+def fresh_key() -> str:
+    return f"sk-{uuid.uuid4().hex}"
+
+
+def test_a_rate_limit_admits_exactly_its_limit_across_both_replicas(shared: Pair) -> None:
+    key = fresh_key()
+    statuses = [generate(shared.both()[i % 2], key).status_code for i in range(8)]
+    assert sum(status != 429 for status in statuses) == 5, statuses
+    assert statuses[5:] == [429, 429, 429]
+    refused = generate(shared.b, key)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
+def test_a_fault_rule_set_through_one_replica_fires_exactly_times_over_both(shared: Pair) -> None:
+    key = fresh_key()
+    added = shared.a.post("/__mock/faults", json={"status": 503, "times": 3, "key": key})
+    assert added.status_code == 201
+    assert [rule["times"] for rule in shared.b.get("/__mock/faults").json()["rules"]] == [3]
+    statuses = [generate(shared.both()[i % 2], key).status_code for i in range(5)]
+    assert sorted(statuses) == [201, 201, 503, 503, 503] and statuses[:3] == [503, 503, 503]
+    assert shared.a.get("/__mock/faults").json()["rules"] == []
+    faulted = [entry for entry in shared.b.get("/__mock/requests").json()["requests"] if entry["fault"] == "503"]
+    assert len(faulted) == 3
+
+
+def test_an_unlimited_rule_counts_the_hits_of_both_replicas(shared: Pair) -> None:
+    key = fresh_key()
+    rule = shared.b.post("/__mock/faults", json={"status": 500, "times": None, "key": key}).json()
+    for client in shared.both():
+        assert generate(client, key).status_code == 500
+    assert shared.a.get("/__mock/faults").json()["rules"][0]["hits"] == 2
+    assert shared.a.delete(f"/__mock/faults/{rule['id']}").status_code == 200
+    assert shared.b.delete(f"/__mock/faults/{rule['id']}").status_code == 404
+    assert generate(shared.b, key).status_code == 201
+
+
+def test_the_journal_read_from_one_replica_lists_the_other_replicas_requests(shared: Pair) -> None:
+    prompt = f"only sent to replica a {uuid.uuid4().hex}"
+    answer = generate(shared.a, fresh_key(), prompt)
+    assert answer.status_code == 201
+    journal = shared.b.get("/__mock/requests", params={"path": "/v1/images/generations"}).json()
+    entries = [entry for entry in journal["requests"] if (entry["json"] or {}).get("prompt") == prompt]
+    assert len(entries) == 1 and entries[0]["status"] == 201 and entries[0]["model"] == "dall-e-2"
+    assert entries[0]["headers"]["authorization"].startswith("Bearer sk-")  # redacted, as in one process
+    assert entries[0]["cost"]["usd"] == pytest.approx(PRICE)
+    assert journal["unrecorded"] == 0
+
+
+def test_an_image_url_issued_by_one_replica_downloads_from_the_other(shared: Pair) -> None:
+    url = generate(shared.a, fresh_key()).json()["data"][0]["url"]
+    path = httpx.URL(url).raw_path.decode()
+    image = shared.b.get(path)
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    listed = shared.a.get("/__mock/images", params={"downloaded": "true"}).json()["images"]
+    assert [record["url"] for record in listed] == [url] and listed[0]["downloads"] == 1
+    assert shared.a.get(path.replace("sig=", "sig=x")).status_code == 403
+
+
+def test_usage_and_the_budget_are_shared(shared: Pair) -> None:
+    key = fresh_key()
+    statuses = [generate(shared.both()[i % 2], key).status_code for i in range(4)]
+    assert statuses == [201, 201, 201, 403]  # the fourth image would pass the budget
+    usage = shared.b.get("/__mock/usage").json()
+    assert usage["total"]["requests"] == 3 and usage["total"]["usd"] == pytest.approx(3 * PRICE)
+    assert shared.a.delete("/__mock/requests").status_code == 200
+    assert shared.b.get("/__mock/usage").json()["total"]["requests"] == 0
+    assert shared.b.get("/__mock/requests").json()["total"] == 0
+
+
+def test_concurrent_clients_on_both_replicas_lose_no_entry_and_overspend_no_budget(shared: Pair) -> None:
+    keys = [fresh_key() for _ in range(100)]
+    jobs = [(shared.both()[index % 2], keys[index % len(keys)], f"prompt {index}") for index in range(400)]
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda job: generate(*job).status_code, jobs))
+    assert statuses.count(201) == 300 and statuses.count(403) == 100  # three per key, each key's fourth refused
+    journal = shared.a.get("/__mock/requests", params={"path": "/v1/images/generations"}).json()
+    prompts = sorted(entry["json"]["prompt"] for entry in journal["requests"])
+    assert journal["total"] == 400 and prompts == sorted(job[2] for job in jobs)
+    assert len({entry["id"] for entry in journal["requests"]}) == 400
+    usage = shared.b.get("/__mock/usage").json()
+    assert usage["total"]["requests"] == 300
+    assert max(book["usd"] for book in usage["by_key"].values()) <= BUDGET
+    assert usage["total"]["usd"] == pytest.approx(300 * PRICE)
+
+
+def test_the_journal_keeps_its_count_bound_across_replicas() -> None:
+    with redis_server() as (_, port), replica(f"redis://127.0.0.1:{port}/0", "--journal-size", "5") as a_url, \
+            replica(f"redis://127.0.0.1:{port}/0", "--journal-size", "5") as b_url:
+        clients = [httpx.Client(base_url=url, timeout=10) for url in (a_url, b_url)]
+        for index in range(12):
+            assert generate(clients[index % 2], "sk-bound", f"n{index}").status_code == 201
+        journal = clients[1].get("/__mock/requests").json()
+        assert [entry["json"]["prompt"] for entry in journal["requests"]] == [f"n{i}" for i in range(11, 6, -1)]
+        assert len(clients[0].get("/__mock/images").json()["images"]) == 5
+        for client in clients:
+            client.close()
+
+
+def test_with_redis_gone_generations_answer_and_admin_says_the_store_is_unreachable() -> None:
+    port = free_port()
+    with redis_server(port) as (server, _), replica(f"redis://127.0.0.1:{port}/0", "--rate-limit", "100/min") as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
+        assert generate(client, "sk-before").status_code == 201
+        server.terminate()
+        server.wait(10)
+        started = time.monotonic()
+        answers = [generate(client, "sk-during", f"while away {index}") for index in range(3)]
+        assert [answer.status_code for answer in answers] == [201, 201, 201]
+        for path in ("/__mock/requests", "/__mock/faults", "/__mock/usage", "/__mock/images"):
+            refused = client.get(path)
+            assert refused.status_code == 503, (path, refused.text)
+            assert "state store is unreachable" in refused.json()["message"]
+        assert client.post("/__mock/faults", json={"status": 500}).status_code == 503
+        assert time.monotonic() - started < 5  # nothing waited on the dead store
+        with redis_server(port):
+            deadline = time.monotonic() + 10
+            while (journal := client.get("/__mock/requests")).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.1)  # the replica leaves a failed store alone for a second
+            assert journal.status_code == 200
+            assert journal.json()["unrecorded"] >= 3  # the gap is reported
+            assert generate(client, "sk-after", "back again").status_code == 201
+            entries = client.get("/__mock/requests").json()
+            assert [entry["json"]["prompt"] for entry in entries["requests"]] == ["back again"]
+            assert entries["unrecorded"] >= 3
+
+
+def test_state_needs_a_signing_key_and_a_redis_url() -> None:
+    with pytest.raises(ValueError, match="--signing-key"):
+        Settings(state="redis://127.0.0.1:6379/0")
+    with pytest.raises(ValueError, match="Redis URL"):
+        Settings(state="memcached://x", signing_key="k")
+    env = {key: value for key, value in os.environ.items() if key != "AIML_MOCK_SIGNING_KEY"}
+    done = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--state",
+                           "redis://127.0.0.1:1/0"], capture_output=True, text=True, env=env, timeout=30)
+    assert done.returncode == 2 and "--state needs --signing-key" in done.stderr
+
+
+def test_without_the_redis_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    monkeypatch.delitem(sys.modules, "aiml_mock.redis_state", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'aiml-mock\[redis\]'"):
+        import aiml_mock.redis_state  # noqa: F401
