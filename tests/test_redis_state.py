@@ -245,3 +245,19 @@ def test_without_the_redis_extra_the_error_names_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.delitem(sys.modules, "aiml_mock.redis_state", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'aiml-mock\[redis\]'"):
         import aiml_mock.redis_state  # noqa: F401
+
+
+def test_a_handle_connected_to_one_replica_sees_and_scripts_the_others(shared: Pair) -> None:
+    from aiml_mock.testing import MockHandle
+
+    handle = MockHandle.connect(str(shared.b.base_url), shared=True, tag="replicas")
+    try:
+        handle.reset()
+        handle.fail_next(502)
+        assert generate(shared.a, handle.api_key).status_code == 502  # scripted through B, fired on A
+        assert generate(shared.a, handle.api_key).status_code == 201
+        assert generate(shared.b, fresh_key()).status_code == 201  # another client's: not this handle's
+        handle.assert_called(times=2)
+        assert handle.spent_usd == pytest.approx(PRICE)
+    finally:
+        handle.close()
