@@ -46,7 +46,7 @@ from aiml_mock.images import RENDERER, ImageCache
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.pricing import Cost
 from aiml_mock.ratelimit import RateLimiter
-from aiml_mock.recording import Exchange, RecordingMiddleware, exchange_of, open_exchange, route_violation
+from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
     Dropped,
@@ -221,7 +221,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl,
                               entry_id=exchange.id)
     else:
-        await shared_register(shared, exchange, image_request, payload["data"], now, state.signer.ttl)
+        exchange.images = shared.image_batch(image_request, payload["data"], created=now, ttl=state.signer.ttl)
     response = JSONAnswer(orjson.dumps(payload), state.contract.success_status(image_request.model), request_id,
                           started, limits)
     if fault is not None and fault.kind in ("truncate", "malformed"):
@@ -275,13 +275,6 @@ async def shared_charge(shared: RedisState, key: str, model: str, cost: Cost, te
         return await shared.charge(key, model, cost, test)
     except StoreUnavailable:
         return True  # answered, not booked
-
-
-async def shared_register(shared: RedisState, exchange: Exchange, image_request: ImageRequest, data: Any,
-                          now: float, ttl: float) -> None:
-    """The images in the store; the request's journal id is allocated with them."""
-    with contextlib.suppress(StoreUnavailable):
-        exchange.id = await shared.register(image_request, data, created=now, ttl=ttl, entry_id=exchange.id)
 
 
 async def answer_fault(request: Request, fault: Fault, state: MockState, request_id: str, started: float

@@ -273,6 +273,10 @@ class Journal:
         self._keep(entry)
         return None
 
+    def record_with_images(self, entry: RawEntry, images: bytes) -> Awaitable[None] | None:
+        """`record_raw` for a journal that also keeps the images (`--state`: `redis_state.SharedJournal`)."""
+        return self.record_raw(entry)
+
     def _keep(self, item: tuple[Entry, int] | RawEntry) -> None:
         if not self.capacity:
             return

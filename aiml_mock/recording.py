@@ -64,6 +64,7 @@ class Exchange:
     sent = 0
     json_body = False  # the answer is known to be JSON (else its content-type says)
     pending: Awaitable[None] | None = None  # the journal's write, when it is kept elsewhere (`--state`)
+    images: bytes | None = None  # with `--state`: the answer's images, written with the entry
 
     def __init__(self, entry_id: int = 0, scope: Scope | None = None, journal: Journal | None = None) -> None:
         self.id = entry_id
@@ -138,7 +139,10 @@ class Exchange:
         if journal is None or scope is None:
             return
         self._journal = self._scope = None  # no scope <-> exchange cycle left for the garbage collector
-        self.pending = journal.record_raw(self._raw_entry(scope))
+        if self.images is None:
+            self.pending = journal.record_raw(self._raw_entry(scope))
+        else:
+            self.pending = journal.record_with_images(self._raw_entry(scope), self.images)
 
     def _raw_entry(self, scope: Scope) -> RawEntry:
         start, first, sent = self.start, self.first, self.sent

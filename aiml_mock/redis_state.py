@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -112,14 +112,10 @@ while n > cap or (bytes > max and n > 1) do
   n = n - 1
 end
 if tonumber(ARGV[6]) > 0 then redis.call('INCRBY', KEYS[4], ARGV[6]) end
-return id
-"""
-
-_REGISTER = """
-local id = tonumber(ARGV[1])
-if id == 0 then id = redis.call('INCR', KEYS[2]) end
-redis.call('LPUSH', KEYS[1], id .. ' ' .. ARGV[2])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+if ARGV[7] ~= '' then
+  redis.call('LPUSH', KEYS[5], id .. ' ' .. ARGV[7])
+  redis.call('LTRIM', KEYS[5], 0, cap - 1)
+end
 return id
 """
 
@@ -154,8 +150,8 @@ def _keys(*names: str) -> list[str]:
 
 _RULE_KEYS = _keys("rules:order", "rules", "rules:times", "rules:hits")
 _LEDGER_KEYS = _keys("ledger:credits", "ledger:images", "ledger:requests")
-_JOURNAL_KEYS = _keys("journal", "journal:bytes", "ids", "journal:unrecorded")
-_IMAGE_KEYS = _keys("images", "ids")
+_JOURNAL_KEYS = _keys("journal", "journal:bytes", "ids", "journal:unrecorded", "images")
+_IMAGE_KEYS = _keys("images")
 _DOWNLOAD_KEYS = _keys("downloads", "downloads:last", "downloads:order", "downloads:seq")
 
 
@@ -170,7 +166,7 @@ class RedisState:
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry_on_timeout=False)
         self._scripts = {name: self._redis.register_script(text) for name, text in (
             ("admit", _ADMIT), ("take", _TAKE), ("charge", _CHARGE), ("record", _RECORD),
-            ("register", _REGISTER), ("downloaded", _DOWNLOADED), ("clear_rules", _CLEAR_RULES),
+            ("downloaded", _DOWNLOADED), ("clear_rules", _CLEAR_RULES),
             ("clear_list", _CLEAR_LIST))}
         self._down_until = 0.0
         self.unrecorded = 0  # requests answered while the journal could not be written, not yet reported
@@ -311,21 +307,21 @@ class RedisState:
 
     # -- the journal -----------------------------------------------------------------------------------
 
-    def record(self, item: RawEntry) -> asyncio.Task[None]:
-        """Keep an entry (written by a task, which the answer waits for: a client reading the journal through
-        any replica right after its call finds it there)."""
+    def record(self, item: RawEntry, images: bytes | None = None) -> asyncio.Task[None]:
+        """Keep an entry, and the images of its answer (`image_batch`), in one script run by a task which the
+        answer waits for: a client reading the journal through any replica right after its call finds it there."""
         data = _entry_of(item).to_dict()
-        entry_id = data.pop("id")
-        task = asyncio.get_running_loop().create_task(self._record(entry_id, item[1], orjson.dumps(data)))
+        del data["id"]  # allocated by the store
+        task = asyncio.get_running_loop().create_task(self._record(item[1], orjson.dumps(data), images or b""))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _record(self, entry_id: int, size: int, data: bytes) -> None:
+    async def _record(self, size: int, data: bytes, images: bytes) -> None:
         gap, self.unrecorded = self.unrecorded, 0
         try:
             await self._call(self._script("record", _JOURNAL_KEYS, (
-                entry_id, size, data, self.journal_size, self.journal_bytes, gap)))
+                0, size, data, self.journal_size, self.journal_bytes, gap, images)))
         except StoreUnavailable:
             self.unrecorded += gap + 1
 
@@ -354,15 +350,14 @@ class RedisState:
 
     # -- images ----------------------------------------------------------------------------------------
 
-    async def register(self, request: ImageRequest, data: Sequence[Any], *, created: float, ttl: float,
-                       entry_id: int) -> int:
-        """`ImageRegistry.register`, returning the request's entry id (allocated here when it has none)."""
+    @staticmethod
+    def image_batch(request: ImageRequest, data: Sequence[Any], *, created: float, ttl: float) -> bytes:
+        """One success's images as the registry keeps them (`record` writes them with the request's entry)."""
         urls: list[str] | int = len(data)
         if request.response_format == "url":
             urls = [item["url"] for item in data]
-        batch = orjson.dumps([request.model, request.width, request.height, request.fmt, request.response_format,
-                              urls, created, ttl])
-        return int(await self._call(self._script("register", _IMAGE_KEYS, (entry_id, batch, self.journal_size))))
+        return orjson.dumps([request.model, request.width, request.height, request.fmt, request.response_format,
+                             urls, created, ttl])
 
     async def mark_downloaded(self, name: str, now: float) -> None:
         await self._call(self._script("downloaded", _DOWNLOAD_KEYS, (name, repr(now),
@@ -435,5 +430,8 @@ class SharedJournal(Journal):
     def next_id(self) -> int:
         return 0  # allocated by the store when the entry (or its images) is written
 
-    def record_raw(self, entry: RawEntry) -> Coroutine[Any, Any, None] | asyncio.Task[None] | None:
+    def record_raw(self, entry: RawEntry) -> asyncio.Task[None] | None:
         return self.shared.record(entry) if self.capacity else None
+
+    def record_with_images(self, entry: RawEntry, images: bytes) -> asyncio.Task[None] | None:
+        return self.shared.record(entry, images) if self.capacity else None
