@@ -25,7 +25,7 @@ from aiml_mock._extras import require
 from aiml_mock.auth import redact
 from aiml_mock.errors import StoreUnavailable
 from aiml_mock.faults import Fault, FaultRule, Faults
-from aiml_mock.journal import Entry, ImageRecord, Journal, RawEntry, _entry_of, _image_record
+from aiml_mock.journal import Entry, ImageRecord, Journal, RawEntry, _entry_of, _image_record, estimate_size
 from aiml_mock.pricing import Cost
 from aiml_mock.ratelimit import RateLimiter
 from aiml_mock.validation import ImageRequest
@@ -307,7 +307,7 @@ class RedisState:
 
     # -- the journal -----------------------------------------------------------------------------------
 
-    def record(self, item: RawEntry, images: bytes | None = None) -> asyncio.Task[None]:
+    def record(self, item: RawEntry | tuple[Entry, int], images: bytes | None = None) -> asyncio.Task[None]:
         """Keep an entry, and the images of its answer (`image_batch`), in one script run by a task which the
         answer waits for: a client reading the journal through any replica right after its call finds it there."""
         data = _entry_of(item).to_dict()
@@ -429,6 +429,11 @@ class SharedJournal(Journal):
 
     def next_id(self) -> int:
         return 0  # allocated by the store when the entry (or its images) is written
+
+    def record(self, entry: Entry, size: int | None = None) -> None:
+        """An entry made whole by its caller (the proxy's), written to the store without waiting."""
+        if self.capacity:
+            self.shared.record((entry, estimate_size(entry) if size is None else size))
 
     def record_raw(self, entry: RawEntry) -> asyncio.Task[None] | None:
         return self.shared.record(entry) if self.capacity else None
