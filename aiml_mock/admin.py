@@ -219,7 +219,7 @@ async def index(request: Request) -> Response:
 _ENDPOINTS = (
     ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"), ("PUT", "/latency"),
     ("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/images"), ("DELETE", "/images"), ("POST", "/reset"),
-    ("GET", "/usage"),
+    ("GET", "/usage"), ("GET", "/ui"),
 )
 
 

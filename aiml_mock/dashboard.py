@@ -483,9 +483,10 @@ async def set_latency(request: Request) -> Response:
 
 async def clear_journal(request: Request) -> Response:
     await _json_body(request)
-    journal = _state(request).journal
-    count = len(journal)
-    journal.clear()
+    state = _state(request)
+    count = len(state.journal)
+    state.journal.clear()
+    state.ledger.clear()  # as DELETE /__mock/requests: the spend goes with the requests it was booked for
     return _json(200, {"cleared": count})
 
 

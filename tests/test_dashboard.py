@@ -249,6 +249,8 @@ def test_the_spend_is_the_ledgers_total(ui: TestClient) -> None:
     usage = ui.get("/__mock/usage").json()
     assert state["usage"] == usage and state["spend_usd"] == usage["total"]["usd"] > 0
     assert state["usage"]["total"]["requests"] == 2
+    ui.request("DELETE", f"{UI}/api/requests", json={})
+    assert ui.get(f"{UI}/api/state").json()["spend_usd"] == 0
 
 
 def test_the_cost_column_shows_what_each_answered_request_would_cost(ui: TestClient) -> None:
