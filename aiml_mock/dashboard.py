@@ -384,6 +384,17 @@ def image_view(record: ImageRecord, now: float) -> dict[str, Any]:
     return {"record": record, "name": image_path(record.url), "fate": fate, "label": label}
 
 
+def stream_of(entry: Entry) -> dict[str, Any] | None:
+    """A streamed answer's record in the journal (its events in order, bytes, how it ended), or None."""
+    record = entry.response.get("stream") if isinstance(entry.response, dict) else None
+    if not isinstance(record, dict):
+        return None
+    events = record.get("events")
+    return {"events": [str(event) for event in events] if isinstance(events, list) else [],
+            "bytes": record.get("bytes", 0), "completed": bool(record.get("completed")),
+            "client_read_to_end": bool(record.get("client_read_to_end")), "fault": record.get("fault")}
+
+
 async def request_page(request: Request) -> Response:
     state = _state(request)
     entry_id: int = request.path_params["entry_id"]
@@ -394,7 +405,7 @@ async def request_page(request: Request) -> Response:
     images = [image_view(record, now) for record in state.images.images(request=entry_id)]
     violations = [{"pointer": pointer(v.path), "path": v.path, "rule": v.rule, "message": v.message,
                    "value": v.value} for v in entry.violations]
-    context = {"page": "requests", "entry": entry, "headers": sorted(entry.headers.items()),
+    context = {"page": "requests", "entry": entry, "stream": stream_of(entry), "headers": sorted(entry.headers.items()),
                "violations": violations, "images": images, "cost": cost_of(entry), "test": test_of(entry),
                "status_class": status_class(entry.status)}
     return _page(request, "request.html", context)

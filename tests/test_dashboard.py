@@ -260,3 +260,17 @@ def test_the_cost_column_shows_what_each_answered_request_would_cost(ui: TestCli
     journaled = ui.get("/__mock/requests").json()["requests"]
     assert listed[1]["cost"] == f"${journaled[1]['cost']['usd']:.4f}" and journaled[1]["cost"]["usd"] > 0
     assert listed[0]["cost"] is None and journaled[0]["cost"] is None  # a 400 is not billed
+
+
+def test_a_streamed_answer_shows_its_frames_in_order() -> None:
+    client = TestClient(create_app(Settings(profile="openai")))
+    body = {"model": "gpt-image-1", "prompt": "a fox", "stream": True, "partial_images": 2, "quality": "low"}
+    assert client.post("/v1/images/generations", json=body, headers=AUTH).status_code == 200
+    html = client.get(f"{UI}/requests/1").text
+    frames = re.findall(r"<td>(\d+)</td><td><code>([^<]+)</code></td>", html.split('id="frames"')[1])
+    assert frames == [("1", "image_generation.partial_image"), ("2", "image_generation.partial_image"),
+                      ("3", "image_generation.completed")]
+    assert "completed" in html and "the client read it to the end" in html
+    client.post("/v1/images/generations", json=body, headers={**AUTH, "X-Mock-Fault": "500@1"})
+    html = client.get(f"{UI}/requests/2").text
+    assert "cut short" in html and '<span class="tag fault">error</span>' in html and "<code>error</code>" in html
