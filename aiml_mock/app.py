@@ -576,13 +576,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     routes = [
         Route("/v1/images/generations", Endpoint(create_image), methods=["POST"]),
-        Route("/v1/images/edits", create_edit, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/images/{image_file:str}", get_image, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    if settings.profile == "openai":
+    if settings.profile == "openai":  # the AI/ML API's edits (gpt-image-1/-2 only) are not served yet
+        routes.append(Route("/v1/images/edits", create_edit, methods=["POST"]))
         routes.append(Route("/v1/images/variations", create_variation, methods=["POST"]))
     if settings.admin:
         routes += admin_routes()

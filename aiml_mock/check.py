@@ -98,12 +98,28 @@ def answers_off_shape(entries: Sequence[Entry], contract: Contract) -> dict[int,
     """The mock's success answers that left their model's response schema (a mock bug; never expected)."""
     found: dict[int, list[Violation]] = {}
     for entry in entries:
-        if entry.path == IMAGE_PATH and entry.status // 100 == 2 and entry.model and isinstance(entry.response, dict):
+        if (entry.path == IMAGE_PATH and entry.status // 100 == 2 and entry.model and isinstance(entry.response, dict)
+                and stream_record(entry) is None):  # a streamed answer's record is not its body
             broken = contract.validate_response("POST", IMAGE_PATH, entry.status, {"x-request-id": "-",
                                                 "content-type": "application/json"}, entry.response, entry.model)
             if broken:
                 found[entry.id] = broken
     return found
+
+
+def stream_record(entry: Entry) -> dict[str, Any] | None:
+    """A streamed answer's record in the journal (events sent, bytes, completed, client_read_to_end), or None."""
+    record = entry.response.get("stream") if isinstance(entry.response, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def stopped_early(entry: Entry) -> str | None:
+    """What to say of a stream whose client left before its end (a client that stops reading, or crashed)."""
+    record = stream_record(entry)
+    if record is None or record.get("client_read_to_end") or record.get("fault"):
+        return None
+    return (f"the client stopped reading the stream after {len(record.get('events', ()))} event(s) "
+            f"({record.get('bytes', 0)} bytes): it did not read to the end")
 
 
 def render(result: CheckResult) -> str:
@@ -118,6 +134,9 @@ def render(result: CheckResult) -> str:
         lines.append(f"  {number:>3}  {target:<40.40} {model:<26.26} {entry.status:>3}  {verdict}")
         for violation in entry.violations:
             lines.append(f"         {violation.path}: {violation.message} [{violation.rule}]")
+        early = stopped_early(entry)
+        if early:
+            lines.append(f"         {early}")
         for violation in result.off_shape.get(entry.id, ()):
             lines.append(f"         the mock's answer: {violation.path}: {violation.message} [{violation.rule}]")
     if result.total > len(result.entries):

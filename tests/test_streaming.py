@@ -97,3 +97,26 @@ def test_stream_on_a_model_without_it_is_refused_as_an_unknown_parameter() -> No
     answer = client.post("/v1/images/generations", json={"model": "dall-e-3", "prompt": "x", "stream": True},
                          headers={"Authorization": "Bearer k"})
     assert answer.status_code == 400 and answer.json()["error"]["param"] == "stream"
+
+
+CLIENT_THAT_STOPS = """
+import openai
+client = openai.OpenAI(max_retries=0, default_headers={"X-Mock-Latency": "900ms"})
+stream = client.images.generate(model="gpt-image-1", prompt="x", stream=True, partial_images=2)
+for event in stream:
+    break  # reads the first partial image only
+stream.response.close()
+"""
+
+
+def test_check_reports_a_client_that_stopped_reading_a_stream_early() -> None:
+    import sys
+
+    from aiml_mock.check import render, run_check
+
+    result = run_check([sys.executable, "-c", CLIENT_THAT_STOPS], Settings(profile="openai"))
+    assert result.exit_code == 0 and not result.off_shape
+    [entry] = result.entries
+    record = entry.response["stream"]  # type: ignore[index]
+    assert record["completed"] is False and record["client_read_to_end"] is False
+    assert "did not read to the end" in render(result)
