@@ -29,10 +29,32 @@ class Mock:
         """POST a body exactly as JSON text (big integers and unicode as drawn)."""
         content = json.dumps(body, ensure_ascii=False).encode()
         headers = {**AUTH, "Content-Type": "application/json"}
-        return self.client.post(IMAGE_PATH, content=content, headers=headers)
+        response = self.client.post(IMAGE_PATH, content=content, headers=headers)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return Streamed(response)
+        return response
 
     def model_of(self, body: Any) -> str:
         return str(body.get("model", self.contract.default_model))
+
+
+class Streamed:
+    """A streamed answer (`stream: true`) read as the body it stands for: its completed events' images and fields,
+    so the properties of answers hold for streams too."""
+
+    def __init__(self, response: Any) -> None:
+        self.status_code, self.headers, self.content, self.text = (response.status_code, response.headers,
+                                                                   response.content, response.text)
+        events = [json.loads(line.removeprefix("data: ")) for line in response.text.split("\n")
+                  if line.startswith("data: ")]
+        completed = [event for event in events if event["type"].endswith(".completed")]
+        assert completed and all(event["type"].endswith((".partial_image", ".completed")) for event in events)
+        last = completed[-1]
+        self.body = {"created": last["created_at"], "data": [{"b64_json": event["b64_json"]} for event in completed],
+                     **{name: last[name] for name in ("background", "output_format", "quality", "size", "usage")}}
+
+    def json(self) -> Any:
+        return self.body
 
 
 @pytest.fixture(scope="module", params=["aimlapi", "openai"])
