@@ -29,7 +29,7 @@ from aiml_mock import __version__
 from aiml_mock._edit_routes import EDIT_PREFIX, RENDERED_MAX, create_edit, create_variation, rendered_image
 from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
-from aiml_mock.contract import IMAGE_PATH
+from aiml_mock.contract import IMAGE_PATH, Violation
 from aiml_mock.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
 from aiml_mock.errors import ApiError, StoreUnavailable, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER, Fault
@@ -46,7 +46,7 @@ from aiml_mock.images import RENDERER, ImageCache
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.pricing import Cost
 from aiml_mock.ratelimit import RateLimiter
-from aiml_mock.recording import RecordingMiddleware, exchange_of, open_exchange, route_violation
+from aiml_mock.recording import ADMIN_PREFIX, RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.responses import (
     Dropped,
@@ -448,6 +448,10 @@ class MockApp(Starlette):
                 return
         if scope["type"] == "http":
             attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
+            if header_bytes(scope["headers"]) > self.state.mock.settings.max_header_bytes:
+                scope["app"] = self
+                await headers_too_large(scope, receive, send)
+                return
             if scope["path"] == IMAGE_PATH and scope["method"] == "POST":
                 headers = scope.get(_HEADERS) or header_map(scope)
                 if self.forwarded is not None and (_FORWARDED[0] in headers or _FORWARDED[1] in headers):
@@ -493,6 +497,28 @@ class MockApp(Starlette):
         assert self.forwarded is not None
         await self.forwarded(scope, receive, send)
         return True
+
+
+def header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
+    """The bytes of a request's header names and values (a loop: on the hot path, no generator made)."""
+    size = 0
+    for name, value in headers:
+        size += len(name) + len(value)
+    return size
+
+
+async def headers_too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    """431 in the API's shape, then the connection closes: headers past `max_header_bytes` are not read further
+    into anything, and the journal keeps them shortened (`journal.scrub_headers`)."""
+    state: MockState = scope["app"].state.mock
+    limit, size = state.settings.max_header_bytes, header_bytes(scope["headers"])
+    message = f"Request headers are too large: {size} bytes, at most {limit} are accepted"
+    exchange = None if scope["path"].startswith(ADMIN_PREFIX) else open_exchange(scope)
+    if exchange is not None:
+        exchange.violations = (Violation("headers", "maxBytes", size, message),)
+    error = ApiError(431, message, openai_message=message + ".", headers={"connection": "close"})
+    response = error_response(error, Request(scope, receive))
+    await response(scope, receive, exchange.watch(send) if exchange is not None else send)
 
 
 async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes] | None = None
@@ -590,7 +616,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(RecordingMiddleware),
         Middleware(
             CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-            expose_headers=EXPOSED_HEADERS,
+            expose_headers=EXPOSED_HEADERS, private_prefix=ADMIN_PREFIX,
         )
     ]
     app = MockApp(

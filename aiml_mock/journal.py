@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 
@@ -31,9 +32,14 @@ from aiml_mock.pricing import Cost
 from aiml_mock.validation import ImageRequest, parse_json
 
 BODY_CAP = 16 * 1024  # bytes of a request or response body kept in full
+HEADER_CAP = 4 * 1024  # bytes of one header value kept in full
+HEADERS_CAP = 16 * 1024  # bytes of request headers kept in all (the rest is noted, not kept)
+QUERY_CAP = 4 * 1024  # bytes of a query string kept in full
+TEXT_CAP = 2 * 1024  # characters of a path, method or key kept in full
+MODEL_CAP = 256  # characters of a model id kept in full (the catalogue's longest is under 80)
 DEFAULT_CAPACITY = 1000
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-ENTRY_OVERHEAD = 768  # bytes an entry costs besides its bodies (headers, fields), for the byte bound
+ENTRY_OVERHEAD = 256  # bytes an entry costs besides the bytes it keeps (its tuple, object headers), for the bound
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie",
                                "set-cookie"})
 _SENSITIVE_RAW = frozenset(name.encode() for name in SENSITIVE_HEADERS)
@@ -54,14 +60,55 @@ def redact_header(name: str, value: str) -> str:
 def scrub_headers(raw: Iterable[tuple[bytes, bytes]], authorization: bytes | None = None) -> bytes:
     """ASGI's raw pairs as one `name:value` line each, credentials redacted (`authorization`: that header's
     redacted value, when the caller has it). One bytes object: nothing for the garbage collector to track,
-    and the secret is not kept, even undecoded."""
+    and the secret is not kept, even undecoded. A name or value over `HEADER_CAP` bytes is kept shortened, its
+    length noted (`...(8000000 bytes)`); past `HEADERS_CAP` bytes in all, the rest is one line counting them."""
     parts: list[bytes] = []
-    for name, value in raw:
+    kept = 0
+    pairs = raw if isinstance(raw, list) else list(raw)
+    for position, (name, value) in enumerate(pairs):
         if name in _SENSITIVE_RAW:
             redacted = authorization if authorization is not None and name == b"authorization" else None
             value = redacted or _redact_raw(name, value)
+        if len(value) > HEADER_CAP or len(name) > HEADER_CAP:
+            name, value = _cap_bytes(name, 256), _cap_bytes(value, HEADER_CAP)
+        kept += len(name) + len(value) + 2
+        if kept > HEADERS_CAP:
+            rest = pairs[position:]
+            size = sum(len(name) + len(value) for name, value in rest)
+            parts += (b"x-aiml-mock-omitted:", b"%d more headers, %d bytes, not kept" % (len(rest), size), b"\n")
+            break
         parts += (name, b":", value, b"\n")
     return b"".join(parts[:-1])
+
+
+def _cap_bytes(value: bytes, cap: int) -> bytes:
+    return value if len(value) <= cap else value[:cap] + b"...(%d bytes)" % len(value)
+
+
+def cap_text(value: str, cap: int = TEXT_CAP) -> str:
+    """A string as the journal keeps it: as is up to `cap` characters, else shortened with its length noted."""
+    return value if len(value) <= cap else f"{value[:cap]}...({len(value)} chars)"
+
+
+SENSITIVE_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "access_token", "token", "auth",
+                              "authorization", "password", "secret", "client_secret"})
+_SENSITIVE_HINTS = (b"key", b"token", b"auth", b"pass", b"secret")
+
+
+def scrub_query(query: bytes) -> bytes:
+    """A query string as the journal keeps it: credentials (`?api_key=...`, `?token=...`) redacted like the
+    Authorization header, the whole cut to `QUERY_CAP` bytes with its length noted."""
+    lowered = query.lower()
+    if any(hint in lowered for hint in _SENSITIVE_HINTS):
+        pairs = []
+        for pair in query.split(b"&"):
+            name, equals, value = pair.partition(b"=")
+            if equals and value and unquote_to_bytes(name).decode("latin-1").lower() in SENSITIVE_PARAMS:
+                secret = unquote_to_bytes(value).decode("latin-1")
+                pair = name + b"=" + quote(_redact_once(secret), safe="*.()").encode("latin-1")
+            pairs.append(pair)
+        query = b"&".join(pairs)
+    return _cap_bytes(query, QUERY_CAP)
 
 
 def _redact_raw(name: bytes, value: bytes) -> bytes:
@@ -358,10 +405,38 @@ def cap_json(value: Any, size: int) -> Any:
 
 
 def cap_violations(violations: Sequence[Violation], size: int) -> tuple[Violation, ...]:
-    """Violations as the journal keeps them: the values they quote shortened when the body was over the cap."""
-    if size <= BODY_CAP:
-        return tuple(violations)
-    return tuple(dataclasses.replace(violation, value=_shrink(violation.value, 0)) for violation in violations)
+    """Violations as the journal keeps them: their paths and sentences cut to `_STRING_CAP` characters (a 1 MB
+    field name is in both), the values they quote shortened when the body was over the cap."""
+    kept = tuple(_cap_violation(violation, size) for violation in violations[:_ITEMS_CAP])
+    if len(violations) > _ITEMS_CAP:
+        more = len(violations) - _ITEMS_CAP
+        kept += (Violation("$", "more", more, f"...and {more} more violations, not kept"),)
+    return kept
+
+
+def _cap_violation(violation: Violation, size: int) -> Violation:
+    path, message = cap_text(violation.path, _STRING_CAP), cap_text(violation.message, _STRING_CAP)
+    value = violation.value if size <= BODY_CAP else _shrink(violation.value, 0)
+    expected = violation.expected if size <= BODY_CAP else _shrink(violation.expected, 0)
+    if path is violation.path and message is violation.message and value is violation.value:
+        return violation
+    return dataclasses.replace(violation, path=path, message=message, value=value, expected=expected)
+
+
+def kept_size(value: Any, depth: int = 0) -> int:
+    """Roughly the bytes a kept Python value holds (a shortened body, a payload, violations), for the bound."""
+    if isinstance(value, str | bytes):
+        return 56 + len(value)
+    if depth > 16:
+        return 64
+    if isinstance(value, dict):
+        return 64 + sum(kept_size(key, depth + 1) + kept_size(item, depth + 1) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return 56 + sum(8 + kept_size(item, depth + 1) for item in value)
+    if isinstance(value, Violation):
+        return 96 + sum(kept_size(part, depth + 1) for part in (value.path, value.rule, value.value, value.message,
+                                                                value.expected))
+    return 32
 
 
 def _shrink(value: Any, depth: int) -> Any:
@@ -374,7 +449,7 @@ def _shrink(value: Any, depth: int) -> Any:
         return head + ([f"...({len(value)} items)"] if len(value) > _ITEMS_CAP else [])
     if isinstance(value, dict):
         items = list(value.items())
-        kept = {str(key): _shrink(item, depth + 1) for key, item in items[:_ITEMS_CAP]}
+        kept = {cap_text(str(key), _STRING_CAP): _shrink(item, depth + 1) for key, item in items[:_ITEMS_CAP]}
         if len(items) > _ITEMS_CAP:
             kept["..."] = f"{len(items)} fields"
         return kept
@@ -466,10 +541,15 @@ class ImageRegistry:
     bytes), and `images()` builds the records.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if capacity < 0 or max_bytes < 0:
+            raise ValueError("the image registry's capacity and byte bound cannot be negative")
         self.capacity = capacity
-        self._batches: deque[_Batch] = deque(maxlen=capacity)
+        self.max_bytes = max_bytes
+        self._batches: deque[tuple[_Batch, int]] = deque()
+        self._bytes = 0
         self._downloads: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._download_bytes = 0
         self._lock = threading.Lock()
 
     def register(self, request: ImageRequest, data: Sequence[Any], *, created: float, ttl: float,
@@ -481,21 +561,31 @@ class ImageRegistry:
                 urls = (data[0]["url"],) if len(data) == 1 else tuple(item["url"] for item in data)
             batch = (request.model, request.width, request.height, request.fmt, request.response_format, urls,
                      created, ttl, entry_id)
+            size = _BATCH_OVERHEAD
+            if not isinstance(urls, int):
+                for url in urls:  # a loop: Python 3.11 makes a function object for each generator expression
+                    size += len(url) + _STRING_OVERHEAD
             with self._lock:
-                self._batches.append(batch)
+                self._batches.append((batch, size))
+                self._bytes += size
+                while len(self._batches) > self.capacity or (self._bytes > self.max_bytes and len(self._batches) > 1):
+                    self._bytes -= self._batches.popleft()[1]
 
     def mark_downloaded(self, name: str, now: float) -> None:
         """Count a fetch of the image with this file name."""
         with self._lock:
-            count = self._downloads.pop(name, (0, 0.0))[0]
-            self._downloads[name] = (count + 1, now)
-            while len(self._downloads) > max(self.capacity, 1) * 4:
-                self._downloads.popitem(last=False)
+            previous = self._downloads.pop(name, None)
+            if previous is None:
+                self._download_bytes += len(name) + _DOWNLOAD_OVERHEAD
+            self._downloads[name] = ((previous[0] if previous else 0) + 1, now)
+            while len(self._downloads) > 1 and (len(self._downloads) > max(self.capacity, 1) * 4
+                                                or self._download_bytes > self.max_bytes // 4):
+                self._download_bytes -= len(self._downloads.popitem(last=False)[0]) + _DOWNLOAD_OVERHEAD
 
     def images(self, *, downloaded: bool | None = None, request: int | None = None) -> list[ImageRecord]:
         """Images newest first, optionally only those (not) downloaded, or those of one journal entry."""
         with self._lock:
-            batches = list(self._batches) if request is None else [b for b in self._batches if b[8] == request]
+            batches = [batch for batch, _ in self._batches if request is None or batch[8] == request]
             downloads = dict(self._downloads)
         records: list[ImageRecord] = []
         for batch in reversed(batches):
@@ -512,12 +602,23 @@ class ImageRegistry:
         with self._lock:
             self._batches.clear()
             self._downloads.clear()
+            self._bytes = self._download_bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        """The estimated bytes held: at most `max_bytes` for the images (unless one batch alone is larger), and a
+        quarter of it more for the download counts."""
+        return self._bytes + self._download_bytes
 
     def __len__(self) -> int:
         """How many images are listed."""
         with self._lock:
-            return sum(batch[5] if isinstance(batch[5], int) else len(batch[5]) for batch in self._batches)
+            return sum(batch[5] if isinstance(batch[5], int) else len(batch[5]) for batch, _ in self._batches)
 
+
+_BATCH_OVERHEAD = 200  # a batch's tuple, its numbers and the deque slot
+_STRING_OVERHEAD = 56  # a str object's header
+_DOWNLOAD_OVERHEAD = 200  # an ordered-dict node, its key's header, the count's tuple
 
 # model, width, height, format, response_format, the URLs (url mode) or the count, created, ttl, entry id:
 # atomic values only, so the garbage collector stops tracking it

@@ -22,6 +22,7 @@ from aiml_mock.errors import ApiError
 from aiml_mock.journal import (
     BODY_CAP,
     ENTRY_OVERHEAD,
+    MODEL_CAP,
     RAW_HEAD,
     RAW_JSON,
     RAW_NO_KEY,
@@ -30,9 +31,12 @@ from aiml_mock.journal import (
     Journal,
     RawEntry,
     cap_json,
+    cap_text,
     cap_violations,
     elide_images,
+    kept_size,
     scrub_headers,
+    scrub_query,
 )
 from aiml_mock.pricing import Cost
 from aiml_mock.validation import ImageRequest
@@ -84,7 +88,7 @@ class Exchange:
         self.request_bytes = size
 
     def note_request(self, request: ImageRequest) -> None:
-        self.model = request.model
+        self.model = request.model  # the contract's own id: a shared string
         violations = request.violations
         self.violations = violations if not violations else cap_violations(violations, self.request_bytes)
 
@@ -101,7 +105,7 @@ class Exchange:
             verdict = request_verdict(error, body if self.parsed else _UNREAD, contract)
             self.violations = cap_violations(verdict, self.request_bytes)
             if self.model is None and self.parsed and isinstance(body, dict) and isinstance(body.get("model"), str):
-                self.model = body["model"]
+                self.model = cap_text(body["model"], MODEL_CAP)  # a client's id: a 1 MB one is kept shortened
 
     def watch(self, send: Send) -> Send:
         """`send`, noting what goes out and recording the entry as the last body message leaves."""
@@ -149,14 +153,12 @@ class Exchange:
         status = self.status if self.status is not None else start["status"] if start else 0
         flags, over, response, kept = 0, 0, b"", None
         if self.elided >= 0:
-            kept, response_bytes = self.response, sent - self.elided
+            kept = self.response
         elif start is not None and first is not None and len(first) == sent and (self.json_body or _is_json(start)):
             if sent <= BODY_CAP:
-                flags, response, response_bytes = RAW_RESPONSE, first, sent  # parsed when read
+                flags, response = RAW_RESPONSE, first  # parsed when read
             else:
-                flags, over, response_bytes = RAW_RESPONSE_OVER, sent, 64
-        else:
-            response_bytes = 0
+                flags, over = RAW_RESPONSE_OVER, sent
         body = self.raw
         if body is None:
             body = b""
@@ -171,8 +173,8 @@ class Exchange:
         if key is None:
             flags |= RAW_NO_KEY
             key = ""
-        method, path, query = scope["method"], scope["path"], scope["query_string"]
-        text = f"{method}{path}{key}"
+        method, path, query = cap_text(scope["method"]), cap_text(scope["path"]), scrub_query(scope["query_string"])
+        text = f"{method}{path}{cap_text(key)}"
         try:
             encoded = text.encode()
         except UnicodeEncodeError:  # a lone surrogate (a server that decodes paths with surrogateescape): kept
@@ -181,8 +183,11 @@ class Exchange:
         head = RAW_HEAD.pack(self.id, time.time() - duration, duration * 1000, status, flags, over, len(method),
                              len(path), len(query), len(headers), len(body), len(response))
         blob = b"".join((head, query, headers, body, response, encoded))
-        return (blob, ENTRY_OVERHEAD + min(self.request_bytes, BODY_CAP) + response_bytes, self.violations or (),
-                self.model, self.fault, self.json, kept, self.cost)
+        violations, model, json_side = self.violations or (), self.model, self.json
+        size = ENTRY_OVERHEAD + len(blob) + (kept_size(kept) if kept is not None else 0)
+        if violations or json_side is not None:  # only a refused, odd or over-the-cap request keeps objects
+            size += kept_size(violations) + kept_size(json_side) + (len(model) if model else 0)
+        return blob, size, violations, model, self.fault, json_side, kept, self.cost
 
 
 _UNREAD = object()

@@ -55,6 +55,7 @@ class Settings:
     image_ttl: float = setting(3600.0, "seconds an image URL stays valid")
     seed: int = setting(0, "changes every image and revised prompt, deterministically")
     max_body_bytes: int = setting(1024 * 1024, "larger request bodies get 413 before they are read")
+    max_header_bytes: int = setting(64 * 1024, "requests whose headers total more bytes get 431, nothing kept")
     strict: bool = setting(False, "refuse fields the contract does not define (the real API ignores them)")
     url_secret: str | None = setting(None, "key that signs image URLs (default: random per start)", cli=False)
     signing_key: str | None = setting(
@@ -89,6 +90,7 @@ class Settings:
         "the out-of-credits answer (403; 429 insufficient_quota in the openai dialect)")
     journal_size: int = setting(1000, "requests the journal keeps (0: off)")
     journal_bytes: int = setting(16 * 1024 * 1024, "bytes the journal may hold (an estimate; oldest go first)")
+    images_bytes: int = setting(16 * 1024 * 1024, "bytes the image registry (/__mock/images) may hold; oldest first")
     admin: bool = setting(True, "serve the admin API under /__mock/ (--no-admin: 404)")
     admin_token: str | None = setting(None, "require Authorization: Bearer TOKEN on the admin API")
     # record, replay and the validating proxy (proxy.py, cassette.py, replay.py; docs/record-replay.md)
@@ -107,6 +109,11 @@ class Settings:
         (), "more request/response headers a cassette stores redacted (Authorization, cookies, api keys always are)",
         flag="--redact-header")
     max_requests: int | None = setting(None, "the proxy forwards at most this many requests; then it answers locally")
+    admin_origins: tuple[str, ...] = setting(
+        (), "web origins (scheme://host:port) besides the mock's own allowed to change state through the admin "
+        "API (repeat the flag; comma-separated in the variable)", flag="--admin-origin")
+    open_admin: bool = setting(
+        False, "serve the admin API without --admin-token on an address beyond loopback (trusted networks only)")
 
     def __post_init__(self) -> None:
         if self.profile not in get_args(Profile):
@@ -181,8 +188,14 @@ def _check_realism(settings: Settings) -> None:
         if not settings.signing_key:
             raise ValueError("--state needs --signing-key (env AIML_MOCK_SIGNING_KEY), the same on every replica: "
                              "an image URL issued by one replica must be valid on the others")
-    if settings.journal_size < 0 or settings.journal_bytes < 0:
-        raise ValueError("journal_size and journal_bytes cannot be negative")
+    if settings.journal_size < 0 or settings.journal_bytes < 0 or settings.images_bytes < 0:
+        raise ValueError("journal_size, journal_bytes and images_bytes cannot be negative")
+    if settings.max_header_bytes < 1024:
+        raise ValueError(f"max_header_bytes must be at least 1024, not {settings.max_header_bytes}")
+    if isinstance(settings.admin_origins, str | list):
+        object.__setattr__(settings, "admin_origins", _as_keys(settings.admin_origins))
+    object.__setattr__(settings, "admin_origins", tuple(origin.rstrip("/").lower()
+                                                        for origin in settings.admin_origins))
     if settings.record_mode not in get_args(RecordMode) or settings.replay_miss not in get_args(ReplayMiss):
         raise ValueError("record_mode is none, once or all; replay_miss is error or mock")
     if settings.replay_latency not in ("recorded", "none"):

@@ -71,7 +71,7 @@ def build_state(settings: Settings) -> MockState:
         cache=ImageCache(max_bytes=settings.image_cache_bytes),
         signer=UrlSigner(secret, settings.image_ttl),
         journal=Journal(settings.journal_size, settings.journal_bytes),
-        images=ImageRegistry(settings.journal_size),
+        images=ImageRegistry(settings.journal_size, settings.images_bytes),
         faults=Faults(rate=settings.fault_rate, kinds=settings.fault_kinds, seed=settings.seed,
                       latency=parse_latency(settings.latency), retry_after=settings.fault_retry_after,
                       stall=settings.stall_seconds, limit=rate.limit if rate else 5),
