@@ -415,8 +415,27 @@ class Contract:
         `gpt-image-1` find `dall-e-3` and `openai/gpt-image-1`), then spelling (`dalle-3`), then substrings.
         """
         wanted = name.strip().lower()
-        if not wanted:
+        if not wanted or len(wanted) > self._longest_id * 2 + 16:  # no plausible typo: difflib's cost is quadratic
             return []
+        cached = self._near.get((wanted, limit))
+        if cached is not None:
+            return list(cached)
+        found = self._nearest(wanted, limit)
+        if len(self._near) >= 1024:  # many distinct names (a fuzzer): start over rather than grow
+            self._near.clear()
+        self._near[(wanted, limit)] = tuple(found)
+        return found
+
+    @functools.cached_property
+    def _longest_id(self) -> int:
+        return max((len(model_id) for model_id in self.models), default=0)
+
+    @functools.cached_property
+    def _near(self) -> dict[tuple[str, int], tuple[str, ...]]:
+        """`nearest_models`' answers by (name, limit): a client retrying the same typo costs one lookup."""
+        return {}
+
+    def _nearest(self, wanted: str, limit: int) -> list[str]:
         by_lower = {model_id.lower(): model_id for model_id in self.models}
         exact = [by_lower[key] for key in (wanted, _unprefixed(wanted)) if key in by_lower]
         exact += [model_id for key, model_id in by_lower.items() if _unprefixed(key) in (wanted, _unprefixed(wanted))]

@@ -51,10 +51,10 @@ def parse_duration(text: str | float, *, default_unit: str = "s") -> float:
     else:
         match = _DURATION.match(text)
         if match is None:
-            raise ValueError(f"{text!r} is not a duration: use e.g. 250ms, 1.5s or 2 (seconds)")
+            raise ValueError(f"{_shown(text)} is not a duration: use e.g. 250ms, 1.5s or 2 (seconds)")
         seconds = float(match.group(1)) * _UNITS[(match.group(2) or default_unit).lower()]
     if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DELAY:
-        raise ValueError(f"{text!r} is out of range: durations are 0 to {MAX_DELAY:g} seconds")
+        raise ValueError(f"{_shown(str(text))} is out of range: durations are 0 to {MAX_DELAY:g} seconds")
     return seconds
 
 
@@ -146,16 +146,27 @@ def parse_latency(spec: str | float | None) -> Latency | None:
         if not 0 < scale <= 10:
             raise ValueError(f"{text!r}: the realistic scale must be above 0 and at most 10")
         return Latency("realistic", scale, 0.0, text)
+    if text.startswith("-"):
+        raise ValueError(f"{_shown(text)} is negative: latencies are 0 to {MAX_DELAY:g} seconds")
     for separator, kind in (("+-", "normal"), ("±", "normal"), ("-", "uniform")):
         if separator in text:
             left, _, right = text.partition(separator)
             unit = _unit_of(right)
-            low, high = parse_duration(left, default_unit=unit), parse_duration(right)
+            try:
+                low, high = parse_duration(left, default_unit=unit), parse_duration(right)
+            except ValueError as error:
+                raise ValueError(f"{_shown(text)} is not a latency range ({error}): use e.g. 100ms-400ms or "
+                                 "300ms+-50ms") from None
             if kind == "uniform" and low > high:
                 raise ValueError(f"{text!r}: the range must go from low to high")
             return Latency(kind, low, high, text)  # type: ignore[arg-type]
     seconds = parse_duration(spec if isinstance(spec, int | float) else text)
     return Latency("fixed", seconds, seconds, text) if seconds else None
+
+
+def _shown(text: str) -> str:
+    """A client's text quoted in a message, shortened: a header can be kilobytes long."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _unit_of(text: str) -> str:

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from aiml_mock._unicode import writable
 from aiml_mock.errors import ApiError, error_body, moderation_blocked_error, stream_error
 from aiml_mock.faults import Fault
 from aiml_mock.recording import exchange_of
@@ -112,9 +113,14 @@ def api_headers(request_id: str, started: float, extra: dict[str, str] | None = 
 
 def json_response(status: int, payload: Any, request_id: str | None = None, started: float | None = None,
                   headers: dict[str, str] | None = None) -> Response:
-    """`payload` as a JSON answer with the API's headers (a new request id unless given)."""
-    return JSONAnswer(orjson.dumps(payload), status, request_id or new_request_id(), started or time.perf_counter(),
-                      headers)
+    """`payload` as a JSON answer with the API's headers (a new request id unless given). What JSON cannot write
+    as it is (a lone surrogate a client sent, nesting past orjson's 255 levels) is written as `writable` shows it:
+    an answer about what the mock stored never fails for what a client sent."""
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:
+        body = orjson.dumps(writable(payload), default=str)
+    return JSONAnswer(body, status, request_id or new_request_id(), started or time.perf_counter(), headers)
 
 
 def error_response(error: ApiError, request: Request, request_id: str | None = None, started: float | None = None

@@ -114,7 +114,8 @@ class UrlSigner:
 
     def verify(self, name: str, expires: str | None, signature: str | None, now: float) -> None:
         """Raise `ApiError(403)` unless the signature matches and the URL has not expired."""
-        if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+        if (not expires or not signature or not (expires.isascii() and expires.isdigit()) or len(expires) > 12
+                or not signature.isascii()):  # `int('²')` raises, and so does comparing non-ASCII text
             raise ApiError(403, "Server failed to authenticate the request: the URL is not signed",
                            openai_message="This image URL is not signed.")
         if not hmac.compare_digest(self._signature(name, int(expires)), signature):

@@ -10,11 +10,13 @@ validated against that schema, so what reads it (`dimensions`, `behaviours`, `fa
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import orjson
 
+from aiml_mock._unicode import has_surrogates, replace_surrogates, surrogate_path
 from aiml_mock.contract import Contract, Violation
 from aiml_mock.dimensions import image_count, image_delivery, image_dimensions, image_format, size_rule_problem
 from aiml_mock.errors import ApiError, unknown_model_error, validation_error
@@ -74,9 +76,12 @@ def parse_json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as fast_error:
         try:  # orjson refuses lone surrogates (valid JSON escapes, e.g. "\ud800"); the stdlib reads them
-            return json.loads(raw, parse_constant=_reject_constant)
+            numbers = _Numbers()
+            value = json.loads(raw, parse_constant=_reject_constant, parse_float=numbers)
         except (ValueError, RecursionError, UnicodeDecodeError):
             pass
+        else:
+            return _valid_text(_finite(value, numbers))
         detail = str(fast_error).split(":", 1)[0]
         raise ApiError(
             400,
@@ -86,6 +91,63 @@ def parse_json(raw: bytes) -> Any:
                 "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON."
             ),
         ) from None
+
+
+class _Numbers:
+    """`json.loads`' `parse_float`: the literal of the first number too large for a float, kept to quote it."""
+
+    __slots__ = ("overflow",)
+
+    def __init__(self) -> None:
+        self.overflow: str | None = None
+
+    def __call__(self, text: str) -> float:
+        number = float(text)
+        if self.overflow is None and math.isinf(number):
+            self.overflow = text
+        return number
+
+
+def _finite(value: Any, numbers: _Numbers) -> Any:
+    """The stdlib reads `1e309` as infinity, which JSON cannot hold: a 400 quoting the number as sent."""
+    if numbers.overflow is None:
+        return value
+    where = _infinite(value)
+    shown = where.removeprefix("$.") if where != "$" else "body"
+    literal = numbers.overflow if len(numbers.overflow) <= 40 else numbers.overflow[:37] + "..."
+    message = (f"Body validation error! Number out of range at \"{shown}\": received {literal}, beyond what a "
+               "64-bit float holds")
+    raise ApiError(400, message, param=shown, openai_message=f"Invalid number in '{shown}': {literal} is beyond "
+                   "what a 64-bit float holds.", type="invalid_request_error")
+
+
+def _infinite(value: Any) -> str:
+    stack: list[tuple[Any, str]] = [(value, "$")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and math.isinf(item):
+            return path
+        if isinstance(item, dict):
+            stack.extend((member, f"{path}.{key}") for key, member in item.items())
+        elif isinstance(item, list):
+            stack.extend((member, f"{path}[{index}]") for index, member in enumerate(item))
+    return "$"
+
+
+def _valid_text(value: Any) -> Any:
+    """Lone surrogates (JSON escapes such as `"\\ud800"`, not Unicode text): replaced by U+FFFD in the prompt, as
+    a lenient API reads free text; anywhere else a 400 naming the field."""
+    prompt = value.get("prompt") if isinstance(value, dict) else None
+    if isinstance(prompt, str) and has_surrogates(prompt):
+        value["prompt"] = replace_surrogates(prompt)
+    where = surrogate_path(value)
+    if where is None:
+        return value
+    shown = where.removeprefix("$.") if where != "$" else "body"
+    message = (f"Body validation error! Invalid Unicode at \"{shown}\": a lone surrogate (\\ud800-\\udfff) is "
+               "not text")
+    raise ApiError(400, message, param=shown, openai_message=f"Invalid Unicode in '{shown}': a lone surrogate "
+                   "(\\ud800-\\udfff) is not text.", type="invalid_request_error")
 
 
 def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
