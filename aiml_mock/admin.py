@@ -25,12 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aiml_mock._origin import content_type_refusal, origin_refusal
 from aiml_mock.dashboard import dashboard_routes
 from aiml_mock.errors import ApiError, StoreUnavailable, unreachable_error
 from aiml_mock.faults import FaultRule, parse_latency
-from aiml_mock.journal import filter_entries
+from aiml_mock.journal import cap_text, filter_entries
 from aiml_mock.recording import ADMIN_PREFIX
 from aiml_mock.responses import error_response, json_response
+from aiml_mock.settings import Settings
 from aiml_mock.state import state_of
 from aiml_mock.validation import parse_json
 
@@ -46,8 +48,12 @@ def _guarded(handler: Handler) -> Handler:
     """The handler behind the admin token (when one is set), with every `ApiError` rendered in the dialect."""
 
     async def guarded(request: Request) -> Response:
-        token = state_of(request).settings.admin_token
+        settings = state_of(request).settings
+        token = settings.admin_token
         try:
+            refusal = _cross_site_refusal(request, settings)
+            if refusal is not None:
+                raise refusal
             if token:
                 scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
                 if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
@@ -62,6 +68,17 @@ def _guarded(handler: Handler) -> Handler:
     return guarded
 
 
+def _cross_site_refusal(request: Request, settings: Settings) -> ApiError | None:
+    """403 for a state change sent by another origin's page, 415 for one whose body is not JSON (`_origin`)."""
+    headers, method = request.headers, request.method
+    refusal = origin_refusal(method, headers.get("origin"), headers.get("host"), request.url.scheme, settings)
+    if refusal is None:
+        length = headers.get("content-length")
+        has_body = (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in headers
+        refusal = content_type_refusal(method, headers.get("content-type"), has_body)
+    return refusal
+
+
 def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     params = dict(request.query_params)
     unknown = sorted(set(params) - set(allowed))
@@ -74,8 +91,8 @@ def _int(params: dict[str, str], name: str) -> int | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        raise _bad(f"Query parameter {name!r} must be a whole number, not {value!r}")
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # `int('²')` raises: ASCII digits only
+        raise _bad(f"Query parameter {name!r} must be a whole number, not {cap_text(value, 40)!r}")
     return int(value)
 
 

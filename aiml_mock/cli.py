@@ -165,6 +165,21 @@ def _quiet_exit_server() -> Any:
     return Server
 
 
+def open_admin_refusal(settings: Settings) -> str | None:
+    """Why `serve` will not start, when it would expose the admin API (anyone who reaches it can reset the
+    journal or make every request fail) beyond this machine without a token; None when it may start."""
+    host = settings.host.strip("[]").lower()
+    if not settings.admin or settings.admin_token or settings.open_admin:
+        return None
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return (f"aiml-mock: refusing to serve the admin API (/__mock/) on {settings.host} without a token: anyone who "
+            f"can reach this address could change or read the mock.\n"
+            f"  Set an admin token:       --admin-token TOKEN   ({ENV_PREFIX}ADMIN_TOKEN=TOKEN)\n"
+            f"  or turn the admin API off: --no-admin           ({ENV_PREFIX}ADMIN=false)\n"
+            f"  or, on a trusted network:  --open-admin         ({ENV_PREFIX}OPEN_ADMIN=true)")
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
@@ -172,6 +187,10 @@ def serve(settings: Settings) -> int:
     from aiml_mock.app import create_app, settle_heap
     from aiml_mock.server import server_config
 
+    refusal = open_admin_refusal(settings)
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        return 2
     if settings.url_secret is None:
         settings = settings.replace(url_secret=secrets.token_urlsafe(32))
     for sig in (signal.SIGINT, signal.SIGTERM):  # until uvicorn takes over: stopped while starting is clean too

@@ -101,3 +101,13 @@ def test_an_unknown_protocol_is_refused_naming_the_setting() -> None:
     result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0"], capture_output=True,
                             text=True, timeout=30, env={**os.environ, "AIML_MOCK_PROTOCOL": "slow"})
     assert result.returncode == 2 and "protocol must be fast or stock" in result.stderr
+
+
+def test_serve_beyond_loopback_refuses_an_open_admin_api_and_says_how_to_start() -> None:
+    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0"]
+    env = {**os.environ, "AIML_MOCK_HOST": "0.0.0.0"}  # what the container image sets
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "listening" not in refused.stdout
+    assert "--admin-token" in refused.stderr and "--no-admin" in refused.stderr and "0.0.0.0" in refused.stderr
+    with serve(env={"AIML_MOCK_HOST": "0.0.0.0", "AIML_MOCK_ADMIN_TOKEN": "s3cret"}) as (_, url):
+        assert post(url, {"model": "dall-e-3", "prompt": "x"})[0] == 201

@@ -247,10 +247,11 @@ def test_a_body_over_the_cap_reads_back_shortened(make_client: Callable[..., Tes
 @pytest.mark.parametrize(("sent", "prompt"), [
     ("a fox in a café 🦊", "a fox in a café 🦊"),  # UTF-8 as sent
     (r"a fox in a caf\u00e9 \ud83e\udd8a", "a fox in a café 🦊"),  # JSON escapes, a surrogate pair
-    (r"a lone \ud800 surrogate, then \udfff", "a lone \ufffd surrogate, then \ufffd"),  # valid JSON, not text:
-])                                                                                   # replaced, as the app reads it
-def test_non_ascii_and_lone_surrogate_prompts_read_back_as_the_app_read_them(make_client: Callable[..., TestClient], sent: str,
-                                                                prompt: str) -> None:
+    # valid JSON, not text: replaced, as the app reads it
+    (r"a lone \ud800 surrogate, then \udfff", "a lone \ufffd surrogate, then \ufffd"),
+])
+def test_non_ascii_and_lone_surrogate_prompts_read_back_as_the_app_read_them(
+        make_client: Callable[..., TestClient], sent: str, prompt: str) -> None:
     client = make_client()
     raw = b'{"model": "dall-e-2", "prompt": "%s", "size": "256x256"}' % sent.encode()
     answer = client.post(GENERATE, content=raw, headers={**AUTH, "Content-Type": "application/json"})
