@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aiml_mock import __version__
+from aiml_mock._draining import shutting_down
 from aiml_mock._edit_routes import EDIT_PREFIX, RENDERED_MAX, create_edit, create_variation, rendered_image
 from aiml_mock.admin import admin_routes
 from aiml_mock.auth import check_bearer
@@ -55,6 +56,7 @@ from aiml_mock.responses import (
     Truncated,
     Unanswered,
     api_headers,
+    draining_over,
     error_response,
     event_stream,
     json_response,
@@ -283,6 +285,8 @@ async def answer_fault(request: Request, fault: Fault, state: MockState, request
     scope, receive = request.scope, request.receive
     if await pause(scope, receive, fault.delay):
         return Unanswered()  # the client left during the delay
+    if draining_over(scope):
+        raise shutting_down()  # SIGTERM: the delay outlasted the shutdown grace
     if fault.kind == "drop":
         return Dropped()
     if fault.kind == "stall":
@@ -545,7 +549,8 @@ async def serve_generation(scope: Scope, receive: Receive, send: Send, headers: 
             started = True
             extensions = scope.get("extensions")
             whole = extensions.get(SEND_WHOLE_KEY) if extensions else None
-            if whole is None or not whole(status, response.head(_VARY_ORIGIN_LINE), body):
+            closing = response.extra is not None and "connection" in response.extra  # uvicorn must see it
+            if whole is None or closing or not whole(status, response.head(_VARY_ORIGIN_LINE), body):
                 await send({"type": "http.response.start", "status": status,
                             "headers": [*response.raw_headers, VARY_ORIGIN]})
                 await send({"type": "http.response.body", "body": body})

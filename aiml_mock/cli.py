@@ -149,9 +149,9 @@ def _quiet_exit_server() -> Any:
     uvicorn re-raises the captured signal after shutting down, so the process dies "by signal 15"; a
     container or CI job stopping the mock on purpose should see a clean exit instead.
     """
-    import uvicorn
+    from aiml_mock.server import DrainingServer
 
-    class Server(uvicorn.Server):
+    class Server(DrainingServer):
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             handled = (signal.SIGINT, signal.SIGTERM)
@@ -185,7 +185,7 @@ def serve(settings: Settings) -> int:
 
     from aiml_mock._protocol import choose, protocol_class
     from aiml_mock.app import create_app, settle_heap
-    from aiml_mock.server import server_config
+    from aiml_mock.server import graceful_shutdown_timeout, server_config
 
     refusal = open_admin_refusal(settings)
     if refusal:
@@ -215,12 +215,13 @@ def serve(settings: Settings) -> int:
         _export(settings)
         config = uvicorn.Config("aiml_mock.app:create_app_from_env", factory=True, workers=settings.workers,
                                 log_level=settings.log_level, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, http=protocol_class(protocol))
+                                timeout_graceful_shutdown=graceful_shutdown_timeout(settings),
+                                http=protocol_class(protocol))
         Multiprocess(config, sockets=[sock]).run()
         return 0
     app = create_app(settings)
     settle_heap()
-    config = server_config(app, settings, "fast", timeout_graceful_shutdown=1)  # fast where it can run
+    config = server_config(app, settings, "fast")  # fast where it can run
     _quiet_exit_server()(config).run(sockets=[sock])
     return 0
 

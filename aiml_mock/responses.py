@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from aiml_mock._draining import Draining, shutting_down
 from aiml_mock._unicode import writable
 from aiml_mock.errors import ApiError, error_body, moderation_blocked_error, stream_error
 from aiml_mock.faults import Fault
@@ -133,27 +134,52 @@ def error_response(error: ApiError, request: Request, request_id: str | None = N
     return json_response(error.status, body, request_id, started or time.perf_counter(), error.headers)
 
 
-async def wait_for_disconnect(receive: Receive, timeout: float) -> bool:
-    """Whether the client disconnected within `timeout` seconds (the request body must be read already)."""
+async def wait_for_disconnect(receive: Receive, timeout: float, draining: Draining | None = None) -> bool:
+    """Whether the client disconnected within `timeout` seconds (the request body must be read already). The
+    wait also ends, answering False, once `draining` says the server's shutdown grace is over."""
     async def gone() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    try:
-        await asyncio.wait_for(gone(), timeout)
-    except TimeoutError:
+    if draining is None:
+        try:
+            await asyncio.wait_for(gone(), timeout)
+        except TimeoutError:
+            return False
+        return True
+    if draining.over:
         return False
-    return True
+    left = asyncio.ensure_future(gone())
+    stopping = asyncio.ensure_future(draining.event().wait())
+    try:
+        await asyncio.wait((left, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+        stopping.cancel()
+    return left.done() and not left.cancelled() and left.exception() is None
+
+
+def _draining(scope: Scope) -> Draining | None:
+    app = scope.get("app")
+    state: MockState | None = getattr(getattr(app, "state", None), "mock", None)
+    return state.draining if state is not None else None
 
 
 async def pause(scope: Scope, receive: Receive, seconds: float) -> bool:
-    """Added latency that stops early if the client leaves; True when it did (then nothing is answered)."""
+    """Added latency that stops early if the client leaves; True when it did (then nothing is answered). When the
+    server's shutdown grace runs out meanwhile it stops too: the caller answers `shutting_down()` (`draining`)."""
     if seconds <= 0:
         return False
-    if await wait_for_disconnect(receive, seconds):
+    if await wait_for_disconnect(receive, seconds, _draining(scope)):
         exchange_of(scope).status = 499
         return True
     return False
+
+
+def draining_over(scope: Scope) -> bool:
+    """Whether the server's shutdown grace has run out: a request still waiting is answered 503 now."""
+    draining = _draining(scope)
+    return draining is not None and draining.over
 
 
 async def _close(scope: Scope, receive: Receive, transport: asyncio.Transport) -> None:
@@ -199,6 +225,9 @@ class Stalled(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if await pause(scope, receive, self.seconds):
+            return
+        if draining_over(scope):
+            await error_response(shutting_down(), Request(scope, receive))(scope, receive, send)
             return
         await self.then()(scope, receive, send)
 

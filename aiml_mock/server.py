@@ -30,6 +30,7 @@ def server_config(app: Starlette, settings: Settings, default_protocol: Protocol
     the connection, which both offer), and `X-Forwarded-*` honoured by the app only for the requests that carry
     it. When `fast` cannot run with the installed uvicorn, `stock` runs, with one warning line."""
     protocol, warning = choose(settings.protocol, default_protocol)
+    options.setdefault("timeout_graceful_shutdown", graceful_shutdown_timeout(settings))
     config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="off",
                             http=protocol_class(protocol), proxy_headers=False, **options)
     if warning:
@@ -45,7 +46,36 @@ def server_config(app: Starlette, settings: Settings, default_protocol: Protocol
 RESTART_SETTINGS = frozenset({"host", "port", "workers", "log_level"})
 
 
-class _Server(uvicorn.Server):
+def graceful_shutdown_timeout(settings: Settings) -> int:
+    """uvicorn's graceful-shutdown timeout: past the mock's `shutdown_grace`, so that the requests still waiting
+    are answered (503, `_draining`) before uvicorn would cancel them (a plain-text 500 and a traceback each)."""
+    return int(settings.shutdown_grace) + 2
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, telling the mock when its shutdown begins: requests still waiting get `shutdown_grace`
+    seconds, then 503 with `connection: close` (`_draining`)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        state = _state_of(self.config)
+        if state is not None:
+            state.draining.reset()
+        await super().startup(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = _state_of(self.config)
+        if state is not None:
+            state.draining.begin(state.settings.shutdown_grace)
+        await super().shutdown(sockets)
+
+
+def _state_of(config: uvicorn.Config) -> MockState | None:
+    app = config.app
+    state: MockState | None = getattr(getattr(app, "state", None), "mock", None) if isinstance(app, MockApp) else None
+    return state
+
+
+class _Server(DrainingServer):
     """uvicorn's server, telling the starting thread the moment it listens (an event, not a poll)."""
 
     def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:

@@ -55,6 +55,8 @@ class Settings:
     image_ttl: float = setting(3600.0, "seconds an image URL stays valid")
     seed: int = setting(0, "changes every image and revised prompt, deterministically")
     max_body_bytes: int = setting(1024 * 1024, "larger request bodies get 413 before they are read")
+    shutdown_grace: float = setting(
+        1.0, "seconds requests in flight get to finish on SIGTERM; those still waiting then get 503 and a close")
     max_header_bytes: int = setting(64 * 1024, "requests whose headers total more bytes get 431, nothing kept")
     strict: bool = setting(False, "refuse fields the contract does not define (the real API ignores them)")
     url_secret: str | None = setting(None, "key that signs image URLs (default: random per start)", cli=False)
@@ -190,6 +192,10 @@ def _check_realism(settings: Settings) -> None:
                              "an image URL issued by one replica must be valid on the others")
     if settings.journal_size < 0 or settings.journal_bytes < 0 or settings.images_bytes < 0:
         raise ValueError("journal_size, journal_bytes and images_bytes cannot be negative")
+    for name in ("shutdown_grace",):
+        value = getattr(settings, name)
+        if not 0 < value <= 3600:
+            raise ValueError(f"{name} must be above 0 and at most 3600 seconds, not {value}")
     if settings.max_header_bytes < 1024:
         raise ValueError(f"max_header_bytes must be at least 1024, not {settings.max_header_bytes}")
     if isinstance(settings.admin_origins, str | list):

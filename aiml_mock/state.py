@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import State
 from starlette.requests import Request
 
+from aiml_mock._draining import Draining
 from aiml_mock.contract import Contract, load_contract
 from aiml_mock.faults import ContentPolicy, Faults, parse_latency
 from aiml_mock.images import ImageCache
@@ -48,6 +49,7 @@ class MockState:
     ledger: Ledger = field(default_factory=Ledger)
     front: Any = None  # proxy.Front (made by the app, first FRONT_PENDING) when the settings replay or forward
     shared: RedisState | None = None  # `--state`: what replicas share lives there (redis_state.py)
+    draining: Draining = field(default_factory=Draining)  # the server's shutdown, for requests still waiting
 
     def reset(self) -> None:
         """Per-test state cleared: the journal and the ledger, the images, fault rules (random faults restart),

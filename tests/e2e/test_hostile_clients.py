@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -176,7 +177,8 @@ def test_messages_say_what_was_received() -> None:
     with serve() as server:
         status, _, answer = server.request("POST", GENERATE, b'{"model": "dall-e-3", "prompt": "x", "n": 1e309}', JSON)
         assert status == 400 and "1e309" in json.loads(answer)["message"]
-        status, _, answer = server.request("POST", GENERATE, json.dumps(BODY).encode(), {**JSON, "X-Mock-Latency": "-1"})
+        status, _, answer = server.request("POST", GENERATE, json.dumps(BODY).encode(),
+                                           {**JSON, "X-Mock-Latency": "-1"})
         assert status == 400 and "'-1'" in json.loads(answer)["message"]
 
 
@@ -238,3 +240,42 @@ def test_the_server_is_still_serving_after_all_of_it() -> None:
         server.request("POST", GENERATE, b"\xff\xfe{", JSON)
         server.request("GET", "/images/" + "x" * 100_000)
         assert server.request("POST", GENERATE, json.dumps(BODY).encode(), JSON)[0] == 201
+
+
+def _held_request(port: int, fault_header: bytes, answers: dict[bytes, bytes]) -> None:
+    """A generation with a fault header that holds it (a long latency, a stall); what comes back before the close."""
+    body = json.dumps(BODY).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as connection:
+        connection.sendall(b"POST " + GENERATE.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k\r\n"
+                           b"Content-Type: application/json\r\n" + fault_header + b"\r\nContent-Length: %d\r\n\r\n"
+                           % len(body) + body)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    answers[fault_header] = received
+
+
+@pytest.mark.parametrize("protocol", ["fast", "stock"])
+def test_sigterm_with_stalled_requests_in_flight_answers_each_with_a_json_503_or_a_clean_close(protocol: str) -> None:
+    with serve("--protocol", protocol, "--shutdown-grace", "1") as server:
+        answers: dict[bytes, bytes] = {}
+        held = [b"X-Mock-Latency: 60s", b"X-Mock-Fault: stall", b"X-Mock-Fault: stall; stall=60",
+                b"X-Mock-Latency: 100ms-59s"]
+        clients = [threading.Thread(target=_held_request, args=(server.port, header, answers)) for header in held]
+        for client in clients:
+            client.start()
+        time.sleep(0.5)  # the requests are in and waiting (the journal records them only once answered)
+        stopped = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        for client in clients:
+            client.join(15)
+        assert server.process.wait(10) == 0
+        assert time.monotonic() - stopped < 1 + 2  # the grace, and a margin for a loaded machine
+    for header, received in answers.items():
+        if not received:
+            continue  # a clean close
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 "), (header, received[:300])
+        assert b"connection: close" in head.lower() and b"application/json" in head
+        assert "shutting down" in json.loads(body)["message"]
+    assert len(answers) == len(held)
