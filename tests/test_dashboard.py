@@ -219,7 +219,8 @@ def test_images_the_client_never_fetched_show_as_expired_after_their_ttl() -> No
     client = TestClient(create_app(Settings(image_ttl=1)))
     generate(client)
     record = client.app.state.mock.images  # type: ignore[attr-defined]
-    record._batches[0] = (*record._batches[0][:6], 0.0, *record._batches[0][7:])  # created long ago
+    batch, size = record._batches[0]  # each batch is kept with its size, for the registry's byte bound
+    record._batches[0] = ((*batch[:6], 0.0, *batch[7:]), size)  # created long ago
     assert "expired without being downloaded" in client.get(f"{UI}/images").text
 
 
