@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from aiml_mock._unicode import has_surrogates, replace_surrogates, surrogate_path
+from aiml_mock._unicode import surrogate_path, writable
 from aiml_mock.contract import Contract, Violation
 from aiml_mock.dimensions import image_count, image_delivery, image_dimensions, image_format, size_rule_problem
 from aiml_mock.errors import ApiError, unknown_model_error, validation_error
@@ -135,19 +135,10 @@ def _infinite(value: Any) -> str:
 
 
 def _valid_text(value: Any) -> Any:
-    """Lone surrogates (JSON escapes such as `"\\ud800"`, not Unicode text): replaced by U+FFFD in the prompt, as
-    a lenient API reads free text; anywhere else a 400 naming the field."""
-    prompt = value.get("prompt") if isinstance(value, dict) else None
-    if isinstance(prompt, str) and has_surrogates(prompt):
-        value["prompt"] = replace_surrogates(prompt)
-    where = surrogate_path(value)
-    if where is None:
-        return value
-    shown = where.removeprefix("$.") if where != "$" else "body"
-    message = (f"Body validation error! Invalid Unicode at \"{shown}\": a lone surrogate (\\ud800-\\udfff) is "
-               "not text")
-    raise ApiError(400, message, param=shown, openai_message=f"Invalid Unicode in '{shown}': a lone surrogate "
-                   "(\\ud800-\\udfff) is not text.", type="invalid_request_error")
+    """Lone surrogates (JSON escapes such as `"\\ud800"`, not Unicode text) replaced by U+FFFD in every string
+    and key, as a lenient API reads text: a field the model defines is then validated as usual (an enum refuses
+    it with a 400 naming the field), one it does not define is ignored, and all of it can be written back."""
+    return value if surrogate_path(value) is None else writable(value, 0)
 
 
 def _fill_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
