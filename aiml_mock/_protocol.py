@@ -3,8 +3,10 @@
 `stock` is uvicorn's own protocol (httptools when installed, else h11, as uvicorn chooses) with one extension:
 each connection's transport is registered when the connection is made and dropped when it is lost
 (`transport.register`), so that the app finds it from the request's scope and the transport faults close,
-cut and hold the connection for real. It relies only on asyncio's protocol interface (`connection_made`,
-`connection_lost`, which uvicorn's protocols implement) and on uvicorn's `Config(http=<protocol class>)`;
+cut and hold the connection for real; and each connection is watched for read and idle timeouts
+(`transport.Watchdog`, fed from `data_received`; both protocols). It relies only on asyncio's protocol
+interface (`connection_made`, `data_received`, `connection_lost`, which uvicorn's protocols implement) and on
+uvicorn's `Config(http=<protocol class>)`;
 requests, responses, keep-alive, flow control and every log line are uvicorn's own.
 
 `fast` (today's protocol, ~25 % more requests a second under `serve`) goes into uvicorn's private surface: it
@@ -40,7 +42,7 @@ from typing_extensions import override
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aiml_mock.settings import ProtocolName
-from aiml_mock.transport import SEND_WHOLE_KEY, TO_TASK, TRANSPORT_KEY, register, unregister
+from aiml_mock.transport import SEND_WHOLE_KEY, TO_TASK, TRANSPORT_KEY, Watchdog, register, unregister
 
 TESTED_UVICORN = ((0, 53), (0, 56))  # `fast` runs on uvicorn >= 0.53, < 0.56: keep in step with pyproject.toml
 
@@ -95,7 +97,43 @@ class _InlineRuns:
             protocol.run_inline(cycle, app)
 
 
-class _Registering(asyncio.Protocol):
+def _timeouts(config: Any) -> tuple[float, float] | None:
+    """The mock's `read_timeout` and `idle_timeout` for the app this server runs, None for another app."""
+    settings = getattr(getattr(getattr(getattr(config, "app", None), "state", None), "mock", None), "settings", None)
+    if settings is None:
+        return None
+    return float(settings.read_timeout), float(settings.idle_timeout)
+
+
+class _Watched(asyncio.Protocol):
+    """Mixin for uvicorn's HTTP protocols: each connection under a `transport.Watchdog` (read and idle timeouts),
+    through asyncio's own protocol interface (`connection_made`, `data_received`, `connection_lost`)."""
+
+    _watchdog: Watchdog | None = None
+    config: Any
+
+    @override
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        timeouts = _timeouts(self.config)
+        if timeouts is not None:
+            self._watchdog = Watchdog(transport, *timeouts)
+
+    @override
+    def data_received(self, data: bytes) -> None:
+        watchdog = self._watchdog
+        if watchdog is not None:
+            watchdog.received()
+        super().data_received(data)
+
+    @override
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        super().connection_lost(exc)
+
+
+class _Registering(_Watched):
     """Mixin for uvicorn's HTTP protocols: the connection's transport registered while it is open."""
 
     _registered: Any = None
@@ -256,7 +294,7 @@ try:  # `fast`: a name it needs gone from uvicorn leaves only `stock`
             self._release()
             return True
 
-    class HttpToolsTransportProtocol(HttpToolsProtocol):
+    class HttpToolsTransportProtocol(_Watched, HttpToolsProtocol):
         """uvicorn's httptools protocol, exposing the transport in each request's scope as it builds the scope
         (no wrapper around the app, one coroutine less per request than the mixin), and sending each response's
         head and first body bytes in one write (`CoalescingCycle`)."""

@@ -34,6 +34,7 @@ from aiml_mock.recording import ADMIN_PREFIX
 from aiml_mock.responses import error_response, json_response
 from aiml_mock.settings import Settings
 from aiml_mock.state import state_of
+from aiml_mock.transport import hold
 from aiml_mock.validation import parse_json
 
 MAX_ADMIN_BODY = 64 * 1024
@@ -103,6 +104,7 @@ async def _body(request: Request) -> Any:
         if size > MAX_ADMIN_BODY:
             raise ApiError(413, f"Admin request bodies are limited to {MAX_ADMIN_BODY} bytes")
         chunks.append(chunk)
+    hold(request.scope)  # the whole body is in: no read timeout while the handler works
     return parse_json(b"".join(chunks))
 
 

@@ -67,7 +67,7 @@ from aiml_mock.responses import (
 from aiml_mock.settings import Settings
 from aiml_mock.state import FRONT_PENDING, AppState, MockState, build_state, state_of
 from aiml_mock.streaming import Frame, coarser, stream_frames
-from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, in_task, transport_of
+from aiml_mock.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, hold, in_task, transport_of
 from aiml_mock.urls import spec_from_name
 from aiml_mock.validation import ImageRequest, check_content_type, parse_json, validate_request
 
@@ -174,6 +174,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             check_content_type(_text(content_type))
         try:
             raw = await read_body(receive, headers.get(_CONTENT_LENGTH), settings.max_body_bytes)
+            hold(scope)
         except ClientDisconnect:  # gone before its body was in: nothing to answer, journaled as 499
             return Unanswered()
         body = parse_json(raw)
@@ -452,6 +453,7 @@ class MockApp(Starlette):
                 return
         if scope["type"] == "http":
             attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
+            hold(scope, unless_body=True)  # the headers are in; a body is timed until its handler has read it
             if header_bytes(scope["headers"]) > self.state.mock.settings.max_header_bytes:
                 scope["app"] = self
                 await headers_too_large(scope, receive, send)

@@ -57,6 +57,9 @@ class Settings:
     max_body_bytes: int = setting(1024 * 1024, "larger request bodies get 413 before they are read")
     shutdown_grace: float = setting(
         1.0, "seconds requests in flight get to finish on SIGTERM; those still waiting then get 503 and a close")
+    read_timeout: float = setting(
+        5.0, "seconds a started request may go without a byte of its headers or body (then the connection closes)")
+    idle_timeout: float = setting(10.0, "seconds a new connection may stay open without sending a request")
     max_header_bytes: int = setting(64 * 1024, "requests whose headers total more bytes get 431, nothing kept")
     strict: bool = setting(False, "refuse fields the contract does not define (the real API ignores them)")
     url_secret: str | None = setting(None, "key that signs image URLs (default: random per start)", cli=False)
@@ -192,7 +195,7 @@ def _check_realism(settings: Settings) -> None:
                              "an image URL issued by one replica must be valid on the others")
     if settings.journal_size < 0 or settings.journal_bytes < 0 or settings.images_bytes < 0:
         raise ValueError("journal_size, journal_bytes and images_bytes cannot be negative")
-    for name in ("shutdown_grace",):
+    for name in ("shutdown_grace", "read_timeout", "idle_timeout"):
         value = getattr(settings, name)
         if not 0 < value <= 3600:
             raise ValueError(f"{name} must be above 0 and at most 3600 seconds, not {value}")

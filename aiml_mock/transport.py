@@ -99,3 +99,83 @@ def attach(scope: Scope) -> None:
         if extensions is None:
             extensions = scope["extensions"] = {}
         extensions[TRANSPORT_KEY] = transport
+
+
+# -- read and idle timeouts ------------------------------------------------------------------------
+
+
+class Watchdog:
+    """Closes a connection that holds the mock up: one that sends no byte for `read_timeout` seconds while the
+    mock waits for the rest of a request (its headers or its body: a slowloris client), or no request at all
+    within `idle_timeout` seconds of connecting. A request the mock holds whole (`held`) is never timed, however
+    long its answer takes (an added latency, a stall); uvicorn's keep-alive timeout covers the idle time after
+    an answer. One timer per connection, armed only while there is something to time."""
+
+    __slots__ = ("fresh", "idle_timeout", "last", "loop", "read_timeout", "reading", "timer", "transport")
+
+    def __init__(self, transport: asyncio.BaseTransport, read_timeout: float, idle_timeout: float) -> None:
+        self.transport, self.read_timeout, self.idle_timeout = transport, read_timeout, idle_timeout
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.fresh, self.reading = True, False
+        self.timer: asyncio.TimerHandle | None = self.loop.call_at(self.last + idle_timeout, self._check)
+        _watchdogs[transport] = self
+
+    def received(self) -> None:
+        """Bytes came in: a request has begun (or goes on); the read timeout runs from now."""
+        self.last = self.loop.time()
+        if self.fresh and self.timer is not None:  # the idle timer gives way to the read timer
+            self.timer.cancel()
+            self.timer = None
+        self.fresh, self.reading = False, True
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.last + self.read_timeout, self._check)
+
+    def held(self) -> None:
+        """The app holds the whole request (its headers, and its body once read): not timed any more."""
+        self.reading = False
+
+    def _check(self) -> None:
+        self.timer = None
+        if self.transport.is_closing():
+            return
+        if self.fresh:
+            deadline = self.last + self.idle_timeout
+        elif self.reading:
+            deadline = self.last + self.read_timeout
+        else:
+            return  # armed again by the next bytes
+        if self.loop.time() >= deadline:
+            self.transport.close()  # the app, if it was reading a body, sees the client leave (journaled 499)
+        else:
+            self.timer = self.loop.call_at(deadline, self._check)
+
+    def stop(self) -> None:
+        """The connection is gone."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        _watchdogs.pop(self.transport, None)
+
+
+_watchdogs: dict[asyncio.BaseTransport, Watchdog] = {}
+
+
+def hold(scope: Scope, *, unless_body: bool = False) -> None:
+    """Tell the request's connection that the app holds the whole request (`Watchdog.held`); `unless_body`: only
+    when the request has no body (else the handler says so once it has read it)."""
+    if _watchdogs and not (unless_body and _has_body(scope)):
+        transport = transport_of(scope)
+        watchdog = _watchdogs.get(transport) if transport is not None else None
+        if watchdog is not None:
+            watchdog.reading = False
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
