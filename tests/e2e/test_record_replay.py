@@ -258,3 +258,27 @@ def test_an_unreachable_upstream_is_a_502_in_the_api_shape(tmp_path: Path) -> No
         answer = httpx.post(f"{proxy.base_url}/images/generations", json={"model": "dall-e-3", "prompt": "x"},
                             headers={"authorization": f"Bearer {KEY}"})
         assert answer.status_code == 502 and "could not be reached" in answer.json()["message"]
+
+
+CASSETTE_SUITE = '''
+import pytest
+
+@pytest.mark.aiml_mock(cassette="cassettes", record="once")
+def test_draws_a_fox(aiml_mock_openai):
+    answer = aiml_mock_openai.images.generate(model="dall-e-3", prompt="a fox", response_format="b64_json")
+    assert answer.data[0].b64_json
+'''
+
+
+def test_a_suite_records_once_then_replays_in_ci_without_the_upstream(pytester: pytest.Pytester) -> None:
+    upstream = ServeProcess("serve")  # any key: the plugin's SDK client sends its own
+    try:
+        pytester.makepyfile(test_user=CASSETTE_SUITE)
+        pytester.runpytest_inprocess("-p", "no:cacheprovider", "--aiml-mock-upstream", upstream.url,
+                                     "-W", "error").assert_outcomes(passed=1)
+    finally:
+        upstream.stop()
+    [entry] = (pytester.path / "cassettes").glob("*.json")
+    assert entry.name == "test_user.py_test_draws_a_fox-001.json"
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "--aiml-mock-record", "none").assert_outcomes(passed=1)
+    assert [path.name for path in (pytester.path / "cassettes").glob("*.json")] == [entry.name]
