@@ -317,10 +317,12 @@ class Cassette:
     # -- recording --
 
     def record(self, test: str | None, request: dict[str, Any], response: dict[str, Any],
-               secrets: Sequence[str] = (), violations: Sequence[Mapping[str, Any]] = ()) -> Recording:
+               secrets: Sequence[str] = (), violations: Sequence[Mapping[str, Any]] = (), *, replace: bool = True
+               ) -> Recording:
         """Write one exchange as `<name>-<n>.json` and add it to the recordings. `secrets` are scrubbed from the
-        whole entry's text (wherever the upstream echoed them). With `test` given, the test's older entries are
-        replaced the first time it records in this session (`record_mode all`)."""
+        whole entry's text (wherever the upstream echoed them). With `test` given and `replace` (record mode
+        all), the test's older entries are replaced the first time it records in this session; else numbering
+        goes on after them (record mode once)."""
         key = match_key(request.get("body"), self.ignore)
         stem = entry_name(test, request["method"], request["path"], key)
         data = {"version": VERSION, "test": test, "recorded_at": time.time(), "request": request,
@@ -332,7 +334,7 @@ class Cassette:
             self.root.mkdir(parents=True, exist_ok=True)
             if stem not in self._counts:
                 self._counts[stem] = 0
-                if test is not None and stem not in self._fresh:  # re-recording a test: its old entries go
+                if replace and test is not None and stem not in self._fresh:  # re-recording a test: its old entries go
                     self._fresh.add(stem)
                     for old in self.root.glob(f"{glob_escape(stem)}-*.json"):
                         old.unlink()

@@ -307,7 +307,8 @@ class Front:
                 response["body_file"] = cassette.store_file(content)
         test = lowered.get(TEST_HEADER.lower()) or self._state_test(scope)
         secrets = bearer_secrets(headers, extra)
-        cassette.record(test, request, response, secrets, [violation.to_dict() for violation in violations])
+        cassette.record(test, request, response, secrets, [violation.to_dict() for violation in violations],
+                        replace=self.settings.record_mode == "all")
 
     def _state_test(self, scope: Scope) -> str | None:
         test: str | None = scope["app"].state.mock.ledger.test  # the test the pytest plugin's handle runs

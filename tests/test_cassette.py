@@ -68,7 +68,10 @@ def test_an_entry_is_named_after_its_test_and_numbered(tmp_path: Path) -> None:
     for _ in range(2):
         cassette.record("t::a", request, {"status": 200, "headers": {}, "body": {}}, secrets=["sk-secret"])
     assert sorted(path.name for path in tmp_path.glob("*.json")) == ["t_a-001.json", "t_a-002.json"]
-    again = Cassette(tmp_path)  # a new session re-recording the test replaces its entries
+    adding = Cassette(tmp_path)  # record mode once: what is missing comes after the test's entries
+    adding.record("t::a", request, {"status": 200, "headers": {}, "body": {}}, replace=False)
+    assert sorted(path.name for path in tmp_path.glob("*.json")) == ["t_a-001.json", "t_a-002.json", "t_a-003.json"]
+    again = Cassette(tmp_path)  # record mode all: a new session re-recording the test replaces its entries
     again.record("t::a", request, {"status": 200, "headers": {}, "body": {}})
     assert sorted(path.name for path in tmp_path.glob("*.json")) == ["t_a-001.json"]
 
