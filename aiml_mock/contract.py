@@ -381,6 +381,7 @@ class Contract:
         self.request_shapes: dict[Any, Any] = {}  # `validation`'s cache of valid bodies but for their prompt
         self.response_plans: dict[str, Any] = {}  # `generation`'s cache of how each model's body is filled
         self._model_responses: dict[str, Any] = {}
+        self._resolved: dict[int, Any] = {}  # `validate_response`'s documented responses, by the raw one's id
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -540,7 +541,10 @@ class Contract:
             documented = ", ".join(sorted(operation["responses"]))
             message = f"status {status} is not documented ({documented})"
             return [*found, Violation("status", "responses", status, message)]
-        response = _deref(response, self.document)
+        resolved = self._resolved.get(id(response))  # dereferenced once: ~0.8 ms a call otherwise (the proxy's)
+        if resolved is None:
+            resolved = self._resolved[id(response)] = _deref(response, self.document)
+        response = resolved
         lowered = {key.lower(): value for key, value in headers.items()}
         for name, header in response.get("headers", {}).items():
             if header.get("required") and name.lower() not in lowered:
