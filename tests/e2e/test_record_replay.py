@@ -282,3 +282,18 @@ def test_a_suite_records_once_then_replays_in_ci_without_the_upstream(pytester: 
     assert entry.name == "test_user.py_test_draws_a_fox-001.json"
     pytester.runpytest_inprocess("-p", "no:cacheprovider", "--aiml-mock-record", "none").assert_outcomes(passed=1)
     assert [path.name for path in (pytester.path / "cassettes").glob("*.json")] == [entry.name]
+
+
+def test_a_streamed_gpt_image_answer_streams_through_and_replays(tmp_path: Path) -> None:
+    with MockServer(profile="openai") as up, \
+            MockServer(profile="openai", upstream=up.url, replay=str(tmp_path), record_mode="all") as proxy, \
+            client(proxy.base_url) as sdk:
+        live = list(sdk.images.generate(model="gpt-image-1", prompt="a kite", size="1024x1024", stream=True,
+                                        partial_images=1))
+        [entry] = proxy.state.journal.entries()
+        assert entry.valid and entry.status == 200
+    with MockServer(profile="openai", replay=str(tmp_path)) as replay, client(replay.base_url) as sdk:
+        again = list(sdk.images.generate(model="gpt-image-1", prompt="a kite", size="1024x1024", stream=True,
+                                         partial_images=1))
+    assert [event.model_dump() for event in again] == [event.model_dump() for event in live]
+    assert [event.type for event in live] == ["image_generation.partial_image", "image_generation.completed"]
