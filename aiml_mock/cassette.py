@@ -261,8 +261,15 @@ class Cassette:
                 self.recordings.append(self._loaded(path))
 
     def _loaded(self, path: Path) -> Recording:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Recording(path, data, match_key(data["request"].get("body"), self.ignore))
+        """One entry file; `ValueError` naming it when it is not a recording (the server refuses to start)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            request, response = data["request"], data["response"]
+            if not isinstance(request.get("method"), str) or not isinstance(response.get("status"), int):
+                raise TypeError("no method or status")
+            return Recording(path, data, match_key(request.get("body"), self.ignore))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path} is not a cassette entry: {error}") from None
 
     # -- files --
 

@@ -130,7 +130,7 @@ class Front:
             await asyncio.sleep(delay)
         parsed = _json_or_none(content, headers.get("content-type", ""))
         violations = self._request_violations(scope, raw, lowered, state)
-        self._journal(state, scope, lowered, raw, status, parsed, violations, started, None, "replayed")
+        self._journal(state, scope, lowered, raw, status, parsed, violations, started, None, None)
         await Response(content, status, headers)(scope, receive, send)
 
     async def _local(self, scope: Scope, receive: Receive, send: Send, error: ApiError, state: MockState,
@@ -139,7 +139,7 @@ class Front:
         response = error_response(error, Request(scope, receive), new_request_id(), started)
         violations = self._request_violations(scope, raw, lowered, state)
         parsed = _json_or_none(bytes(response.body), "application/json")
-        self._journal(state, scope, lowered, raw, error.status, parsed, violations, started, None, "local")
+        self._journal(state, scope, lowered, raw, error.status, parsed, violations, started, None, None)
         await response(scope, receive, send)
 
     # -- forwarding --

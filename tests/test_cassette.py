@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from aiml_mock.cassette import (
     REDACTED,
     Cassette,
@@ -99,3 +101,9 @@ def test_repeats_replay_in_recorded_order_then_the_last_again(tmp_path: Path) ->
     assert answers == [0, 1, 1]
     miss = replay.find("POST", "/v1/x", "", {"p": 2})
     assert not isinstance(miss, Recording) and miss.differs == ["p (2 here, 1 recorded)"]
+
+
+def test_a_broken_entry_file_is_named_when_the_cassette_loads(tmp_path: Path) -> None:
+    (tmp_path / "x-001.json").write_text('{"request": {}}')
+    with pytest.raises(ValueError, match="x-001.json is not a cassette entry"):
+        Cassette(tmp_path)
