@@ -7,6 +7,7 @@ deliberately off-contract Starlette app for the violation and drift paths.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -297,3 +299,22 @@ def test_a_streamed_gpt_image_answer_streams_through_and_replays(tmp_path: Path)
                                          partial_images=1))
     assert [event.model_dump() for event in again] == [event.model_dump() for event in live]
     assert [event.type for event in live] == ["image_generation.partial_image", "image_generation.completed"]
+
+
+def test_an_sdk_image_edit_recorded_once_matches_again(tmp_path: Path) -> None:
+    """The SDK draws a new multipart boundary for every upload: the recording still matches the same edit."""
+    image = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(image, format="PNG")
+    upload = ("a.png", image.getvalue(), "image/png")
+    with MockServer(profile="openai") as up, \
+            MockServer(profile="openai", upstream=up.url, replay=str(tmp_path), record_mode="all") as proxy, \
+            client(proxy.base_url) as sdk:
+        live = sdk.images.with_raw_response.edit(model="gpt-image-1", image=upload, prompt="add a hat")
+        assert live.headers["x-mock-violations"] is not None
+    [entry] = tmp_path.glob("*.json")
+    assert json.loads(entry.read_text())["request"]["body"]["multipart"]  # boundary-free parts
+    with MockServer(profile="openai", replay=str(tmp_path)) as replay, client(replay.base_url) as sdk:
+        again = sdk.images.with_raw_response.edit(model="gpt-image-1", image=upload, prompt="add a hat")
+        assert again.content == live.content and again.headers["x-mock-replayed"] == entry.name
+        with pytest.raises(openai.NotFoundError, match=r'multipart\[0\]\.value \("add a scarf" here'):
+            sdk.images.edit(model="gpt-image-1", image=upload, prompt="add a scarf")
