@@ -21,4 +21,4 @@ def test_light_commands_import_nothing_heavy(argv: list[str]) -> None:
 def test_help_still_lists_every_command() -> None:
     result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "--help"], capture_output=True, text=True,
                             check=True, timeout=60)
-    assert "{serve,contract,health,verify,check}" in result.stdout
+    assert "{serve,proxy,contract,health,verify,check,drift}" in result.stdout
