@@ -41,7 +41,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look for drivers or browsers online
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -100,7 +100,16 @@ def mock() -> Iterator[str]:
 
 
 def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = WAIT) -> Any:
-    return WebDriverWait(driver, timeout).until(condition)
+    """Wait for a condition; the list re-renders its rows on every poll, so a row read mid-render is retried."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def click(driver: WebDriver, selector: str) -> None:
+    """Click the element a CSS selector names, again if a poll replaced it between the find and the click."""
+    def clicked(d: WebDriver) -> bool:
+        d.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+    wait(driver, clicked)
 
 
 def open_page(driver: WebDriver, url: str) -> None:
@@ -125,7 +134,7 @@ def test_new_requests_appear_in_the_list_without_a_reload(browser: WebDriver, mo
     wait(browser, lambda d: any("first prompt" in text for text in row_texts(d)))
     generate(mock, prompt="second prompt", colour="blue")
     wait(browser, lambda d: len(row_texts(d)) == 2)  # nothing else: the page's own requests are not journaled
-    newest, oldest = row_texts(browser)
+    newest, oldest = wait(browser, row_texts)  # read again if a poll re-rendered the rows meanwhile
     assert "second prompt" in newest and "1 violation" in newest and "201" in newest
     assert "first prompt" in oldest and "valid" in oldest
     assert browser.execute_script("return window.sameDocument") is True  # the same page, updated in place
@@ -139,7 +148,7 @@ def test_the_list_filters_and_a_row_opens_its_detail(browser: WebDriver, mock: s
     Select(browser.find_element(By.NAME, "verdict")).select_by_value("invalid")
     wait(browser, lambda d: len(row_texts(d)) == 1 and "with a typo" in row_texts(d)[0])
     assert "verdict=invalid" in browser.current_url  # the filter is in the address, to share
-    browser.find_element(By.CSS_SELECTOR, "#rows tr td.prompt").click()
+    click(browser, "#rows tr td.prompt")
     wait(browser, ec.presence_of_element_located((By.ID, "violations")))
     violation = browser.find_element(By.CSS_SELECTOR, "#violations tbody tr").text
     assert "/colour" in violation and "additionalProperties" in violation
@@ -189,7 +198,8 @@ def test_a_hostile_prompt_shows_as_text_and_runs_nothing(browser: WebDriver, moc
     for prompt in hostile:
         generate(mock, prompt=prompt, style=prompt)
     wait(browser, lambda d: len(row_texts(d)) == 2)
-    shown = [cell.get_attribute("textContent") for cell in browser.find_elements(By.CSS_SELECTOR, "#rows td.prompt")]
+    shown = wait(browser, lambda d: [cell.get_attribute("textContent")
+                                     for cell in d.find_elements(By.CSS_SELECTOR, "#rows td.prompt")])
     assert shown == hostile[::-1]
     for page in (f"{mock}/__mock/ui", f"{mock}/__mock/ui/requests/1", f"{mock}/__mock/ui/requests/2"):
         open_page(browser, page)
