@@ -19,8 +19,9 @@ from aiml_mock.auth import check_bearer
 from aiml_mock.edits import EDIT, VARIATION, caption, check_fields, check_uploads, output_size, render, rules_for
 from aiml_mock.errors import ApiError, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER
-from aiml_mock.generation import CONTENT_TYPES, openai_usage, resolved_settings
+from aiml_mock.generation import CONTENT_TYPES, openai_usage, plan_for, planned_body, resolved_settings
 from aiml_mock.ledger import TEST_HEADER
+from aiml_mock.pricing import Cost
 from aiml_mock.recording import exchange_of
 from aiml_mock.responses import JSONAnswer, Unanswered, error_response, event_stream, new_request_id
 from aiml_mock.state import MockState, state_of
@@ -86,7 +87,7 @@ async def _answer(request: Request, operation: str) -> Response:
             return Unanswered()
         rules = rules_for(state.contract, operation, form)
         exchange.model = rules.model
-        params = check_fields(rules, form)
+        params = check_fields(rules, form, strict=state.settings.strict)
         images, mask = check_uploads(rules, form)
         width, height = output_size(params, images[0].image)
         fmt = str(params.get("output_format", "png"))
@@ -126,7 +127,7 @@ async def _answer(request: Request, operation: str) -> Response:
             frames = stream_frames(rules.streams, contents, partials, settings=resolved_settings(image_request),
                                    created=int(now), usage=usage)
             return event_stream(frames, fault, state, request_id, started, limits)
-        body = _body(rules.delivery is not None, image_request, contents, now, usage, state, request)
+        body = _body(rules.delivery is not None, image_request, contents, now, usage, state, request, cost)
     except ApiError as error:
         exchange.note_error(error, form.fields if form is not None else None, state.contract)
         return error_response(error, request, request_id, started)
@@ -138,18 +139,29 @@ async def _answer(request: Request, operation: str) -> Response:
 
 
 def _body(gpt: bool, request: ImageRequest, contents: list[bytes], now: float, usage: dict[str, Any],
-          state: MockState, http: Request) -> dict[str, Any]:
-    """OpenAI's ImagesResponse: a GPT model's (b64_json, the resolved settings, usage) or dall-e-2's."""
+          state: MockState, http: Request, cost: Cost) -> dict[str, Any]:
+    """OpenAI's ImagesResponse (a GPT model's: b64_json, the resolved settings, usage; or dall-e-2's), or on the
+    AI/ML API the body its generations answer for the model (`meta.usage` and all, by its response schema)."""
+    names: list[str] = []
     if request.response_format == "b64_json":
-        data = [{"b64_json": base64.b64encode(content).decode("ascii")} for content in contents]
+        delivered = [base64.b64encode(content).decode("ascii") for content in contents]
     else:
         base = state.settings.public_url.rstrip("/") if state.settings.public_url else str(http.base_url).rstrip("/")
-        data = []
+        delivered = []
         for content in contents:
             name = _keep(content, request.fmt)
-            data.append({"url": f"{base}/images/{name}?{state.signer.query(name, now)}"})
-    body: dict[str, Any] = {"created": int(now), "data": data}
+            names.append(name)
+            delivered.append(f"{base}/images/{name}?{state.signer.query(name, now)}")
+    if state.contract.profile == "aimlapi":
+        body = planned_body(plan_for(state.contract, request.model), request, delivered, names or [
+            f"{EDIT_PREFIX}{index}" for index in range(len(contents))], None, seed=state.settings.seed, now=now,
+            cost=cost)
+        if "usage" in body:
+            body["usage"] = usage  # with the input images' tokens
+        return body
+    key = "b64_json" if request.response_format == "b64_json" else "url"
+    out: dict[str, Any] = {"created": int(now), "data": [{key: value} for value in delivered]}
     if gpt:
-        body.update(resolved_settings(request))
-        body["usage"] = usage
-    return body
+        out.update(resolved_settings(request))
+        out["usage"] = usage
+    return out

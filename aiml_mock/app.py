@@ -614,8 +614,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    if settings.profile == "openai":  # the AI/ML API's edits (gpt-image-1/-2 only) are not served yet
-        routes.append(Route("/v1/images/edits", create_edit, methods=["POST"]))
+    routes.append(Route("/v1/images/edits", create_edit, methods=["POST"]))  # aimlapi: gpt-image-1/-2 only
+    if settings.profile == "openai":
         routes.append(Route("/v1/images/variations", create_variation, methods=["POST"]))
     if settings.admin:
         routes += admin_routes()

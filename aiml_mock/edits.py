@@ -22,7 +22,12 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from aiml_mock.contract import Contract, Violation, _collect, _deref, _validator
 from aiml_mock.dimensions import parse_size, size_rule_problem
-from aiml_mock.errors import ApiError, image_upload_error, unknown_model_error, validation_error
+from aiml_mock.errors import (
+    image_upload_error,
+    unknown_model_error,
+    unsupported_operation_error,
+    validation_error,
+)
 from aiml_mock.uploads import Form, Upload
 
 EDIT, VARIATION = "ImageEditRequest", "ImageVariationRequest"
@@ -82,8 +87,11 @@ def rules_for(contract: Contract, operation: str, form: Form) -> FormRules:
         served = sorted(contract.document["components"]["schemas"][operation]["x-model-schemas"])
         what = "edits" if operation == EDIT else "variations"
         message = f"The model {model!r} does not support image {what}: use one of {', '.join(served)}"
-        raise unknown_model_error(message, model) if model not in contract.models else ApiError(
-            400, message, param="model", code="invalid_value", type="invalid_request_error")
+        elsewhere = contract.document["components"]["schemas"][operation].get("x-mock-elsewhere")
+        if elsewhere and model in contract.models:
+            message += f" ({elsewhere})"
+        raise unknown_model_error(message, model) if model not in contract.models else unsupported_operation_error(
+            message)
     return rules
 
 
@@ -103,11 +111,19 @@ def typed_fields(fields: Mapping[str, str], properties: Mapping[str, Any]) -> di
     return out
 
 
-def check_fields(rules: FormRules, form: Form) -> dict[str, Any]:
-    """The form's fields, typed and checked; defaults filled in. A 400 in OpenAI's wording otherwise."""
+def check_fields(rules: FormRules, form: Form, *, strict: bool = False) -> dict[str, Any]:
+    """The form's fields, typed and checked; defaults filled in. A 400 in the dialect's wording otherwise.
+
+    An open form (the AI/ML API's) ignores a field it does not define, as its generations do; `strict` refuses it.
+    """
     body = typed_fields(form.fields, rules.properties)
     if not rules.validator.is_valid(body):
         raise validation_error(_collect(rules.validator, rules.schema, body), rules.model)
+    unknown = [name for name in body if name not in rules.properties]
+    if strict and unknown:
+        raise validation_error([Violation(f"$.{name}", "additionalProperties", name, "unknown field")
+                                for name in unknown], rules.model)
+    body = {name: value for name, value in body.items() if name in rules.properties}
     params = {**rules.defaults, **body, "model": rules.model}
     rule = rules.properties.get("size", {}).get("x-mock-size-rule")
     if rule is not None and (problem := size_rule_problem(str(params.get("size")), rule)) is not None:

@@ -247,6 +247,12 @@ def unknown_model_error(message: str, model: Any) -> ApiError:
     )
 
 
+def unsupported_operation_error(message: str) -> ApiError:
+    """A known model that cannot do this operation (edits, variations): 400 naming `model`, in either dialect."""
+    return ApiError(400, f'Body validation error! {message} at "model"', param="model", code="invalid_value",
+                    type="invalid_request_error", openai_message=message)
+
+
 def moderation_blocked_error() -> ApiError:
     """What OpenAI answers when its safety system blocks a GPT image request (`moderation_blocked`)."""
     return ApiError(400, CONTENT_POLICY_MESSAGE, code="moderation_blocked", type="image_generation_user_error",

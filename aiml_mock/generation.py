@@ -249,6 +249,13 @@ def success_body(
         prefix = f"{base_url}/images/"
         for name in names:  # loops: 3.11 makes a function object per comprehension run
             delivered.append(f"{prefix}{name}?{signer.query(name, now)}")
+    return planned_body(plan, request, delivered, names, revised, seed=seed, now=now, cost=cost)
+
+
+def planned_body(plan: Plan, request: ImageRequest, delivered: list[str], names: list[str], revised: str | None, *,
+                 seed: int, now: float, cost: Cost) -> dict[str, Any]:
+    """The plan's body around images already delivered (URLs or base64): generations' and AI/ML API edits'."""
+    b64 = request.response_format == "b64_json"
     body: dict[str, Any] = {}
     for name, fill, extra in plan:
         if fill == "data" or fill == "images":

@@ -1,5 +1,5 @@
 """Edits and variations in-process: form fields read as their schema types them, the upload limits, the answer's
-shape (the contract's response schema), and the AI/ML profile's 404 for the route it does not serve yet."""
+shape (the contract's response schema), the AI/ML profile's edits (the generation's body) and its 404 for variations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from aiml_mock.app import create_app
-from aiml_mock.contract import load_contract
+from aiml_mock.contract import _validator, load_contract
 from aiml_mock.edits import EDIT, form_rules, output_size, typed_fields
 from aiml_mock.settings import Settings
 
@@ -82,7 +82,36 @@ def test_a_variation_is_dall_e_2_only(client: TestClient) -> None:
     assert answer.status_code == 200 and len(answer.json()["data"]) == 3
 
 
-def test_the_aimlapi_profile_answers_edits_with_its_404_for_now() -> None:
-    answer = TestClient(create_app(Settings())).post("/v1/images/edits", headers=AUTH, data={"prompt": "x"},
+def test_the_aimlapi_profile_answers_variations_with_its_404() -> None:
+    answer = TestClient(create_app(Settings())).post("/v1/images/variations", headers=AUTH,
                                                      files=[("image", ("a.png", png(8, 8), "image/png"))])
     assert answer.status_code == 404 and answer.json()["statusCode"] == 404
+
+
+@pytest.mark.parametrize("fields", [{}, {"model": "openai/gpt-image-2", "response_format": "b64_json"}])
+def test_an_aimlapi_edit_answers_its_models_generation_response_schema(fields: dict[str, str]) -> None:
+    contract = load_contract("aimlapi")
+    answer = TestClient(create_app(Settings())).post("/v1/images/edits", headers=AUTH, data={"prompt": "x", **fields},
+                                                     files=[("image", ("a.png", png(8, 8), "image/png"))])
+    assert answer.status_code == 200
+    model = fields.get("model", "openai/gpt-image-1")
+    errors = list(_validator(contract.response_schema(model)).iter_errors(answer.json()))
+    assert errors == [] and answer.json()["meta"]["usage"]["credits_used"] > 0
+
+
+def test_a_field_an_aimlapi_edit_form_does_not_define_never_changes_the_answer() -> None:
+    rules = form_rules(load_contract("aimlapi"), EDIT, "openai/gpt-image-1")
+    assert rules is not None and "stream" not in rules.properties
+    client = TestClient(create_app(Settings()))
+    bodies = [client.post("/v1/images/edits", headers=AUTH, data={"prompt": "x", "response_format": "b64_json",
+                                                                  **extra},
+                          files=[("image", ("a.png", png(8, 8), "image/png"))]).json()
+              for extra in ({}, {"stream": "true", "partial_images": "3", "whatever": "1"})]
+    assert bodies[0]["data"] == bodies[1]["data"] and bodies[0]["usage"] == bodies[1]["usage"]
+
+
+def test_strict_refuses_a_field_the_aimlapi_edit_form_does_not_define() -> None:
+    answer = TestClient(create_app(Settings(strict=True))).post(
+        "/v1/images/edits", headers=AUTH, data={"prompt": "x", "stream": "true"},
+        files=[("image", ("a.png", png(8, 8), "image/png"))])
+    assert answer.status_code == 400 and answer.json()["message"].endswith('at "stream"')
