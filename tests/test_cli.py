@@ -16,23 +16,14 @@ from pathlib import Path
 
 from aiml_mock.cli import build_parser, settings_from_args
 from aiml_mock.settings import ProtocolName
+from tests.serving import serve_process
 
 
 @contextmanager
 def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
     command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", *args]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, **(env or {})}) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
-            url = line.split("listening on ")[1].split()[0]
-            yield process, url
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(10)
+    with serve_process(command, env={**os.environ, **(env or {})}) as served:
+        yield served
 
 
 def post(url: str, body: dict[str, object], key: str = "k") -> tuple[int, dict[str, object]]:

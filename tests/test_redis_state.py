@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from aiml_mock.settings import Settings
+from tests.serving import serve_process
 
 SIGNING_KEY = "replicas-share-this-secret"
 PRICE = 0.02  # dall-e-2, 1024x1024, one image
@@ -58,15 +58,8 @@ def redis_server(port: int | None = None) -> Iterator[tuple[subprocess.Popen[str
 def replica(state: str, *args: str) -> Iterator[str]:
     command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--state", state, *args]
     env = {**os.environ, "AIML_MOCK_SIGNING_KEY": SIGNING_KEY}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
-            yield line.split("listening on ")[1].split()[0]
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
+    with serve_process(command, env=env) as (_, url):
+        yield url
 
 
 @dataclass

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.serving import serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -44,16 +45,8 @@ def commands(block: str) -> list[str]:
 def served() -> Iterator[str]:
     """`aiml-mock serve` as the README's first command leaves it, on a free port: its `host:port`."""
     script = Path(sys.executable).with_name("aiml-mock")
-    with subprocess.Popen([str(script), "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
-            yield line.split("listening on http://")[1].split()[0]
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
+    with serve_process([str(script), "serve", "--port", "0"]) as (_, url):
+        yield url.removeprefix("http://")
 
 
 def on(address: str, text: str) -> str:

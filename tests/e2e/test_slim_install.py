@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.serving import serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_TOOLS = {"pytest", "hypothesis", "schemathesis", "httpx", "openai", "requests"}
@@ -65,16 +66,8 @@ def run(bin_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def served(core: Path) -> Iterator[str]:
-    with subprocess.Popen([str(core / "aiml-mock"), "serve", "--port", "0"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert "listening on http://" in line, line + (process.stderr.read() if process.stderr else "")
-            yield line.split("listening on ")[1].split()[0]
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
+    with serve_process([str(core / "aiml-mock"), "serve", "--port", "0"]) as (_, url):
+        yield url
 
 
 def test_the_core_install_holds_none_of_the_test_tools(core: Path) -> None:
