@@ -21,7 +21,7 @@ import functools
 import hashlib
 import hmac
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -32,8 +32,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from aiml_mock.errors import ApiError
-from aiml_mock.faults import FaultRule, parse_latency
+from aiml_mock.errors import ApiError, StoreUnavailable, unreachable_error
 from aiml_mock.journal import Entry, ImageRecord, image_name
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.recording import ADMIN_PREFIX
@@ -48,7 +47,6 @@ COOKIE = "aiml_mock_ui"
 PAGE_SIZE = 50
 GALLERY_PAGE = 48
 MAX_FORM_BYTES = 4096
-MAX_JSON_BYTES = 64 * 1024
 _HERE = Path(__file__).parent
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -126,7 +124,8 @@ def _secure(response: Response) -> Response:
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     state = _state(request)
     context = {"root": _root(request), "token_set": bool(state.settings.admin_token),
-               "profile": state.settings.profile, **context}
+               "profile": state.settings.profile, "shared": state.shared.shown_url if state.shared else None,
+               **context}
     return _secure(_templates().TemplateResponse(request, template, context, status_code=status))
 
 
@@ -152,6 +151,9 @@ def page(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as error:
             return _page(request, "error.html", {"status": error.status, "message": error.message}, error.status)
+        except StoreUnavailable as error:  # `--state`: the store is away; said at once, as the admin API says it
+            message = unreachable_error(error).message
+            return _page(request, "error.html", {"status": 503, "message": message}, 503)
 
     return guarded
 
@@ -170,9 +172,11 @@ def api(handler: Handler, *, write: bool = False) -> Handler:
                     raise _bad("Cross-site requests cannot change the mock", 403)
                 if (request.headers.get("content-type") or "").split(";")[0].strip() != "application/json":
                     raise _bad("Dashboard writes take a JSON body (Content-Type: application/json)", 415)
-            return await handler(request)
+            return _secure(await handler(request))
         except ApiError as error:
             return _error(request, error)
+        except StoreUnavailable as error:  # `--state`: the store is away; said at once, as the admin API says it
+            return _error(request, unreachable_error(error))
 
     return guarded
 
@@ -185,14 +189,6 @@ async def _body(request: Request, limit: int) -> bytes:
             raise _bad(f"Request bodies are limited to {limit} bytes here", 413)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await _body(request, MAX_JSON_BYTES)
-    try:
-        return orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise _bad("The body is not valid JSON") from None
 
 
 def _next(target: str | None, root: str) -> str:
@@ -294,24 +290,116 @@ def matches(entry: Entry, filters: Mapping[str, str]) -> bool:
     )
 
 
-def journal_version(state: MockState) -> str:
-    """Changes whenever the journal does (a new entry, a clear): the list's poll is cheap when it has not."""
+async def journal_version(state: MockState) -> str:
+    """Changes whenever the journal does (a new entry, a clear): the list's poll is cheap when it has not.
+    With `--state`, every replica's journal (one pipelined read)."""
+    if state.shared is not None:
+        newest, length = await state.shared.journal_head()
+        return f"{newest}-{length}"
     return f"{state.journal.newest_id()}-{len(state.journal)}"
 
 
-def list_page(state: MockState, filters: Mapping[str, str], offset: int, limit: int) -> dict[str, Any]:
-    """One page of the filtered journal, newest first, with the counts and the models seen."""
-    version = journal_version(state)
-    total = len(state.journal)
-    if any(filters.values()):
-        chosen = [entry for entry in state.journal.entries() if matches(entry, filters)]
-        matching, shown = len(chosen), chosen[offset:offset + limit]
-    else:  # the common view: only the page's entries are built
-        matching, shown = total, state.journal.newest(offset, limit)
+CHUNK = 500  # entries read at a time by a filtered scan
+COUNT_AHEAD = 1000  # entries examined past a full page to count its matches; beyond, the count is "at least"
+
+
+class PageScan:
+    """One filtered page, fed the journal newest first a chunk at a time until the page is full and
+    `COUNT_AHEAD` more entries have been counted (or the journal ends): a filtered poll of a full journal
+    builds what one page needs, not a list of every match."""
+
+    def __init__(self, filters: Mapping[str, str], offset: int, limit: int) -> None:
+        self.filters, self.offset, self.limit = filters, offset, limit
+        self.matching = 0
+        self.shown: list[Entry] = []
+        self.ahead = 0  # entries examined since the page filled
+        self.last_id: int | None = None  # ids only fall, newest first: one seen again (the journal moved) is skipped
+        self.complete = False  # the journal's end was reached: `matching` is exact
+
+    def feed(self, entries: Iterable[Entry]) -> bool:
+        """Examine entries (newest first); True once the scan may stop."""
+        end = self.offset + self.limit
+        for entry in entries:
+            if self.last_id is not None and entry.id >= self.last_id:
+                continue
+            self.last_id = entry.id
+            if self.matching >= end:
+                self.ahead += 1
+                if self.ahead > COUNT_AHEAD:
+                    return True
+            if matches(entry, self.filters):
+                if self.offset <= self.matching < end:
+                    self.shown.append(entry)
+                self.matching += 1
+        return False
+
+
+def needles(filters: Mapping[str, str]) -> list[bytes]:
+    """Bytes a stored entry's JSON (`Entry.to_dict`, compact) must contain to pass the filters: the shared
+    store's scan skips the others without parsing them."""
+    found = []
+    if filters.get("model"):
+        found.append(b'"model":' + orjson.dumps(filters["model"]))
+    for name in ("key", "test", "path"):
+        if filters.get(name):
+            found.append(orjson.dumps(filters[name])[1:-1])
+    if filters.get("verdict"):
+        found.append(b'"valid":' + (b"true" if filters["verdict"] == "valid" else b"false"))
+    status = (filters.get("status") or "").strip()
+    if status.isascii() and status.isdigit():
+        found.append(b'"status":' + status.encode())
+    return found
+
+
+def _page_of(scan: PageScan, state: MockState, version: str, total: int) -> dict[str, Any]:
     return {
-        "version": version, "total": total, "matching": matching, "offset": offset, "limit": limit,
-        "rows": [row(entry) for entry in shown], "models": list(state.contract.models),
+        "version": version, "total": total, "matching": scan.matching, "complete": scan.complete,
+        "offset": scan.offset, "limit": scan.limit, "rows": [row(entry) for entry in scan.shown],
+        "models": list(state.contract.models),
     }
+
+
+def list_page(state: MockState, filters: Mapping[str, str], offset: int, limit: int, version: str = ""
+              ) -> dict[str, Any]:
+    """One page of the filtered (in-process) journal, newest first, with the counts and the models seen."""
+    journal = state.journal
+    total = len(journal)
+    scan = PageScan(filters, offset, limit)
+    if not any(filters.values()):  # the common view: only the page's entries are built
+        scan.shown, scan.matching, scan.complete = journal.newest(offset, limit), total, True
+        return _page_of(scan, state, version, total)
+    position = 0
+    while True:
+        chunk = journal.newest(position, CHUNK)
+        if scan.feed(chunk):
+            break
+        if len(chunk) < CHUNK:
+            scan.complete = True
+            break
+        position += CHUNK
+    return _page_of(scan, state, version, total)
+
+
+async def shared_page(state: MockState, filters: Mapping[str, str], offset: int, limit: int, version: str
+                      ) -> dict[str, Any]:
+    """`list_page` over every replica's journal (`--state`), read from the store a slice at a time."""
+    assert state.shared is not None
+    total = (await state.shared.journal_stats())["entries"]
+    scan = PageScan(filters, offset, limit)
+    if not any(filters.values()):
+        scan.shown, _ = await state.shared.journal_slice(offset, limit)
+        scan.matching, scan.complete = total, True
+        return _page_of(scan, state, version, total)
+    wanted, position = needles(filters), 0
+    while True:
+        chunk, read = await state.shared.journal_slice(position, CHUNK, wanted)
+        if scan.feed(chunk):
+            break
+        if read < CHUNK:
+            scan.complete = True
+            break
+        position += CHUNK
+    return _page_of(scan, state, version, total)
 
 
 def _whole(params: Mapping[str, str], name: str, default: int, high: int) -> int:
@@ -337,12 +425,15 @@ async def requests_api(request: Request) -> Response:
         raise _bad(f"verdict must be valid or invalid, not {verdict!r}")
     state = _state(request)
     since = params.get("since")
-    if since and since == journal_version(state):
+    version = await journal_version(state)
+    if since and since == version:
         return _json(200, {"version": since, "unchanged": True})
     offset = _whole(params, "offset", 0, 10**9)
     limit = max(1, _whole(params, "limit", PAGE_SIZE, 200))
     filters = {name: params.get(name, "") for name in LIST_FILTERS}
-    return _json(200, await anyio.to_thread.run_sync(list_page, state, filters, offset, limit))
+    if state.shared is not None:
+        return _json(200, await shared_page(state, filters, offset, limit, version))
+    return _json(200, await anyio.to_thread.run_sync(list_page, state, filters, offset, limit, version))
 
 
 # -- one request -----------------------------------------------------------------------------------
@@ -398,11 +489,16 @@ def stream_of(entry: Entry) -> dict[str, Any] | None:
 async def request_page(request: Request) -> Response:
     state = _state(request)
     entry_id: int = request.path_params["entry_id"]
-    entry = await anyio.to_thread.run_sync(state.journal.find, entry_id)
+    if state.shared is not None:  # every replica's journal and images
+        entry = await state.shared.find_entry(entry_id)
+        records = await state.shared.entry_images(entry_id) if entry is not None else []
+    else:
+        entry = await anyio.to_thread.run_sync(state.journal.find, entry_id)
+        records = state.images.images(request=entry_id)
     if entry is None:
         raise ApiError(404, f"No request {entry_id} in the journal (it may have been cleared or evicted)")
     now = time.time()
-    images = [image_view(record, now) for record in state.images.images(request=entry_id)]
+    images = [image_view(record, now) for record in records]
     violations = [{"pointer": pointer(v.path), "path": v.path, "rule": v.rule, "message": v.message,
                    "value": v.value} for v in entry.violations]
     context = {"page": "requests", "entry": entry, "stream": stream_of(entry), "headers": sorted(entry.headers.items()),
@@ -419,7 +515,8 @@ async def gallery_page(request: Request) -> Response:
     flag = request.query_params.get("downloaded") or ""
     if flag not in ("", "true", "false"):
         raise _bad(f"downloaded must be true or false, not {flag!r}")
-    records = state.images.images(downloaded=None if not flag else flag == "true")
+    wanted = None if not flag else flag == "true"
+    records = state.images.images(downloaded=wanted) if state.shared is None else await state.shared.images(wanted)
     count = len(records)
     pages = max(1, -(-count // GALLERY_PAGE))
     number = min(max(1, _whole(dict(request.query_params), "page", 1, 10**6)), pages)
@@ -449,67 +546,41 @@ async def controls_page(request: Request) -> Response:
 
 
 async def state_api(request: Request) -> Response:
+    """What the controls show: the rules, the latency and random mode, the journal's fill, the spend. With
+    `--state`, the rules, journal, images and ledger every replica shares (as the admin API reads them)."""
     state = _state(request)
-    faults = state.faults
-    ledger = state.ledger.usage()
+    faults, journal, shared = state.faults, state.journal, state.shared
+    if shared is None:
+        rules, usage = faults.rules(), state.ledger.usage()
+        stats, images = {"entries": len(journal), "bytes": journal.nbytes}, len(state.images)
+    else:
+        rules = await shared.rules()
+        usage = await shared.usage(state.ledger.credits_per_usd, state.ledger.budget_usd)
+        stats, images = await shared.journal_stats(), len(await shared.images())
     return _json(200, {
-        "rules": [rule.to_dict() for rule in faults.rules()], **faults.describe(),
-        "journal": {"entries": len(state.journal), "capacity": state.journal.capacity,
-                    "bytes": state.journal.nbytes, "max_bytes": state.journal.max_bytes},
-        "images": len(state.images), "usage": ledger, "spend_usd": ledger["total"]["usd"],
+        "rules": [rule.to_dict() for rule in rules], **faults.describe(),
+        "journal": {"entries": stats["entries"], "capacity": journal.capacity, "bytes": stats["bytes"],
+                    "max_bytes": journal.max_bytes},
+        "images": images, "usage": usage, "spend_usd": usage["total"]["usd"],
+        "shared": shared.shown_url if shared is not None else None,
     })
 
 
-async def add_fault(request: Request) -> Response:
-    data = await _json_body(request)
-    try:
-        rule = FaultRule.from_dict(data)
-    except (ValueError, TypeError) as error:
-        raise _bad(f"Invalid fault rule: {error}") from None
-    return _json(201, _state(request).faults.add(rule).to_dict())
+async def journal_entries(state: MockState) -> list[Entry]:
+    """The whole journal, newest first: every replica's with `--state`."""
+    if state.shared is not None:
+        return (await state.shared.entries())[0]
+    return await anyio.to_thread.run_sync(lambda: state.journal.entries())
 
 
-async def clear_faults(request: Request) -> Response:
-    return _json(200, {"cleared": _state(request).faults.clear()})
-
-
-async def delete_fault(request: Request) -> Response:
-    rule_id: int = request.path_params["rule_id"]
-    if not _state(request).faults.remove(rule_id):
-        raise _bad(f"No fault rule with id {rule_id}", 404)
-    return _json(200, {"cleared": 1})
-
-
-async def set_latency(request: Request) -> Response:
-    data = await _json_body(request)
-    if not isinstance(data, dict) or set(data) - {"latency"}:
-        raise _bad('Send {"latency": "250ms"} (or "100ms-400ms", "realistic", null for none)')
-    try:
-        latency = parse_latency(data.get("latency"))
-    except ValueError as error:
-        raise _bad(f"Invalid latency: {error}") from None
-    _state(request).faults.set_latency(latency)
-    return _json(200, {"latency": str(latency) if latency else None})
-
-
-async def clear_journal(request: Request) -> Response:
-    await _json_body(request)
-    state = _state(request)
-    count = len(state.journal)
-    state.journal.clear()
-    state.ledger.clear()  # as DELETE /__mock/requests: the spend goes with the requests it was booked for
-    return _json(200, {"cleared": count})
-
-
-def _export(state: MockState) -> bytes:
-    entries = state.journal.entries()
+def _export(entries: list[Entry]) -> bytes:
     return orjson.dumps({"exported": time.time(), "total": len(entries),
                          "requests": [entry.to_dict() for entry in entries]}, default=str)
 
 
 async def export(request: Request) -> Response:
     """The whole journal, newest first, as `GET /__mock/requests` gives it, to save as a file."""
-    body = await anyio.to_thread.run_sync(_export, _state(request))
+    body = await anyio.to_thread.run_sync(_export, await journal_entries(_state(request)))
     name = time.strftime("aiml-mock-journal-%Y%m%d-%H%M%S.json")
     return _secure(Response(body, 200, {"content-disposition": f'attachment; filename="{name}"'},
                             "application/json"))
@@ -531,7 +602,11 @@ async def static_file(request: Request) -> Response:
 
 
 def dashboard_routes() -> list[Route]:
-    """The dashboard's routes, served with the admin API (so `--no-admin` leaves them out too)."""
+    """The dashboard's routes, served with the admin API (so `--no-admin` leaves them out too). Its controls are
+    the admin API's own handlers behind the dashboard's guard: a rule, the latency or a clear acts exactly as
+    through `/__mock/...`, on the shared store with `--state`."""
+    from aiml_mock import admin
+
     def at(path: str, handler: Handler, *methods: str) -> Route:
         return Route(UI_PREFIX + path, handler, methods=list(methods))
 
@@ -547,10 +622,10 @@ def dashboard_routes() -> list[Route]:
         at("/logout", logout, "POST"),
         at("/api/requests", api(requests_api), "GET"),
         at("/api/state", api(state_api), "GET"),
-        at("/api/faults", api(add_fault, write=True), "POST"),
-        at("/api/faults", api(clear_faults, write=True), "DELETE"),
-        at("/api/faults/{rule_id:int}", api(delete_fault, write=True), "DELETE"),
-        at("/api/latency", api(set_latency, write=True), "PUT"),
-        at("/api/requests", api(clear_journal, write=True), "DELETE"),
+        at("/api/faults", api(admin.add_faults, write=True), "POST"),
+        at("/api/faults", api(admin.clear_faults, write=True), "DELETE"),
+        at("/api/faults/{rule_id:int}", api(admin.delete_fault, write=True), "DELETE"),
+        at("/api/latency", api(admin.set_latency, write=True), "PUT"),
+        at("/api/requests", api(admin.clear_requests, write=True), "DELETE"),
         at("/static/{name:str}", static_file, "GET"),
     ]

@@ -137,6 +137,21 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return n
 """
 
+# the element of a list kept newest first (journal entries, image batches: "ID ..."; ids only grow) with this id,
+# found by halving: a dashboard's detail page reads one entry, not the whole journal
+_FIND = """
+local lo, hi = 0, redis.call('LLEN', KEYS[1]) - 1
+local wanted = tonumber(ARGV[1])
+while lo <= hi do
+  local mid = math.floor((lo + hi) / 2)
+  local item = redis.call('LINDEX', KEYS[1], mid)
+  local id = tonumber(string.match(item, '^(%d+) '))
+  if id == wanted then return item end
+  if id > wanted then lo = mid + 1 else hi = mid - 1 end
+end
+return false
+"""
+
 _CLEAR_LIST = """
 local n = redis.call('LLEN', KEYS[1])
 redis.call('DEL', unpack(KEYS))
@@ -167,7 +182,7 @@ class RedisState:
         self._scripts = {name: self._redis.register_script(text) for name, text in (
             ("admit", _ADMIT), ("take", _TAKE), ("charge", _CHARGE), ("record", _RECORD),
             ("downloaded", _DOWNLOADED), ("clear_rules", _CLEAR_RULES),
-            ("clear_list", _CLEAR_LIST))}
+            ("clear_list", _CLEAR_LIST), ("find", _FIND))}
         self._down_until = 0.0
         self.unrecorded = 0  # requests answered while the journal could not be written, not yet reported
         self._tasks: set[asyncio.Task[None]] = set()
@@ -405,6 +420,83 @@ class RedisState:
 
         await self._call(clear)
         self.unrecorded = 0
+
+    # -- reads for the dashboard (`dashboard.py`): a page, one entry, counts; never the whole journal ----------
+
+    async def journal_head(self) -> tuple[int, int]:
+        """The newest entry's id (0 when empty) and how many entries the journal holds: a cheap change check."""
+        async def read() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.lindex(_JOURNAL_KEYS[0], 0)
+                pipe.llen(_JOURNAL_KEYS[0])
+                result: list[Any] = await pipe.execute()
+                return result
+
+        newest, length = await self._call(read)
+        return (int(newest.partition(b" ")[0]) if newest else 0), int(length)
+
+    async def journal_slice(self, start: int, count: int, needles: Sequence[bytes] = ()) -> tuple[list[Entry], int]:
+        """Entries `start` to `start + count` (newest first), and how many the store gave (fewer: the end).
+        `needles`: an entry whose stored JSON lacks any of these bytes is skipped unparsed (a filter's cheap
+        necessary condition: `b'"model":"dall-e-3"'`)."""
+        items = await self._call(lambda: self._redis.lrange(_JOURNAL_KEYS[0], start, start + count - 1))
+        entries = []
+        for item in items:
+            entry_id, _, rest = item.partition(b" ")
+            text = rest.partition(b" ")[2]
+            if all(needle in text for needle in needles):
+                entries.append(_stored_entry(int(entry_id), text))
+        return entries, len(items)
+
+    async def journal_stats(self) -> dict[str, int]:
+        """The journal's entry count and estimated bytes."""
+        async def read() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.llen(_JOURNAL_KEYS[0])
+                pipe.get(_JOURNAL_KEYS[1])
+                result: list[Any] = await pipe.execute()
+                return result
+
+        length, size = await self._call(read)
+        return {"entries": int(length), "bytes": int(size or 0)}
+
+    async def find_entry(self, entry_id: int) -> Entry | None:
+        """The entry with this id, if the journal still holds it (one script: the list is halved, not read)."""
+        item = await self._call(self._script("find", _JOURNAL_KEYS[:1], (entry_id,)))
+        if not item:
+            return None
+        return _stored_entry(entry_id, item.partition(b" ")[2].partition(b" ")[2])
+
+    async def entry_images(self, entry_id: int) -> list[ImageRecord]:
+        """The images of one entry's answer, with their downloads (as `images()` gives them)."""
+        item = await self._call(self._script("find", _IMAGE_KEYS, (entry_id,)))
+        if not item:
+            return []
+        model, width, height, fmt, response_format, urls, created, ttl = orjson.loads(item.partition(b" ")[2])
+        batch = (model, width, height, fmt, response_format, urls, created, ttl, entry_id)
+        records = [_image_record(batch, None if isinstance(urls, int) else urls[index], index)
+                   for index in reversed(range(urls if isinstance(urls, int) else len(urls)))]
+        if records:
+            names = [record.id for record in records]
+
+            async def read() -> list[Any]:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hmget(_DOWNLOAD_KEYS[0], names)
+                    pipe.hmget(_DOWNLOAD_KEYS[1], names)
+                    result: list[Any] = await pipe.execute()
+                    return result
+
+            counts, lasts = await self._call(read)
+            for record, count, last in zip(records, counts, lasts, strict=True):
+                record.downloads = int(count or 0)
+                record.last_download = float(last) if last is not None else None
+        return records
+
+
+def _stored_entry(entry_id: int, text: bytes) -> Entry:
+    data = orjson.loads(text)
+    data["id"] = entry_id
+    return Entry.from_dict(data)
 
 
 def _rule_fields(rule: FaultRule) -> dict[str, Any]:

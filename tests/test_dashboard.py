@@ -6,8 +6,11 @@ What a browser does with these pages is tested in tests/e2e/test_dashboard_brows
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -19,7 +22,7 @@ AUTH = {"Authorization": "Bearer sk-test"}
 UI = "/__mock/ui"
 
 
-def generate(client: TestClient, prompt: str = "a lighthouse", model: str = "dall-e-2",
+def generate(client: TestClient | httpx.Client, prompt: str = "a lighthouse", model: str = "dall-e-2",
              headers: dict[str, str] | None = None, **fields: Any) -> int:
     body = {"model": model, "prompt": prompt, **fields}
     if model == "dall-e-2":
@@ -32,7 +35,7 @@ def ui() -> TestClient:
     return TestClient(create_app(Settings()))
 
 
-def rows(client: TestClient, **params: Any) -> dict[str, Any]:
+def rows(client: TestClient | httpx.Client, **params: Any) -> dict[str, Any]:
     response = client.get(f"{UI}/api/requests", params=params)
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
@@ -275,3 +278,86 @@ def test_a_streamed_answer_shows_its_frames_in_order() -> None:
     client.post("/v1/images/generations", json=body, headers={**AUTH, "X-Mock-Fault": "500@1"})
     html = client.get(f"{UI}/requests/2").text
     assert "cut short" in html and '<span class="tag fault">error</span>' in html and "<code>error</code>" in html
+
+
+# -- with --state: two real replicas on one real redis-server ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replicas() -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    from tests.test_redis_state import redis_server, replica
+
+    with redis_server() as (_, port), replica(f"redis://127.0.0.1:{port}/0") as a_url, \
+            replica(f"redis://127.0.0.1:{port}/0") as b_url, \
+            httpx.Client(base_url=a_url, timeout=10) as a, httpx.Client(base_url=b_url, timeout=10) as b:
+        yield a, b
+
+
+@pytest.fixture
+def pair(replicas: tuple[httpx.Client, httpx.Client]) -> tuple[httpx.Client, httpx.Client]:
+    assert replicas[0].post("/__mock/reset").status_code == 200
+    return replicas
+
+
+def test_every_view_on_one_replica_shows_the_requests_sent_to_the_other(
+        pair: tuple[httpx.Client, httpx.Client]) -> None:
+    a, b = pair
+    for index in range(3):
+        generate(a, prompt=f"sent to A {index}", n=2)
+    generate(a, prompt="a typo on A", colour="blue")
+    listed = rows(b)
+    assert listed["total"] == 4 and listed["complete"]
+    assert [row["prompt"] for row in listed["rows"]] == ["a typo on A", "sent to A 2", "sent to A 1", "sent to A 0"]
+    assert [row["prompt"] for row in rows(b, verdict="invalid")["rows"]] == ["a typo on A"]
+    assert rows(b, model="dall-e-3")["rows"] == [] and rows(b, offset=3)["rows"][0]["prompt"] == "sent to A 0"
+    first = listed["rows"][-1]["id"]
+    detail = b.get(f"{UI}/requests/{first}")
+    assert detail.status_code == 200 and "sent to A 0" in detail.text and detail.text.count("not downloaded yet") == 2
+    url = a.get("/__mock/requests").json()["requests"][-1]["response"]["data"][0]["url"]
+    assert a.get(url).status_code == 200  # the client's download, through A
+    assert "downloaded 1x before it expired" in b.get(f"{UI}/requests/{first}").text
+    gallery = b.get(f"{UI}/images").text
+    assert "7 images" in gallery and gallery.count("<figure") == 7  # the typo is answered too
+    assert "state redis://127.0.0.1:" in gallery  # the badge: this is the shared view
+    assert len(b.get(f"{UI}/export.json").json()["requests"]) == 5  # and the download
+    assert b.get(f"{UI}/requests/999999").status_code == 404
+
+
+def test_controls_on_one_replica_act_on_the_other(pair: tuple[httpx.Client, httpx.Client]) -> None:
+    a, b = pair
+    made = b.post(f"{UI}/api/faults", json={"status": 503, "times": 1})
+    assert made.status_code == 201, made.text
+    assert [rule["status"] for rule in a.get("/__mock/faults").json()["rules"]] == [503]
+    assert generate(a) == 503
+    assert generate(a) == 201
+    b.post(f"{UI}/api/faults", json={"status": 500, "times": None})
+    state = b.get(f"{UI}/api/state").json()
+    assert [rule["status"] for rule in state["rules"]] == [500] and state["shared"].startswith("redis://")
+    assert state["journal"]["entries"] == 2 and state["images"] == 1
+    assert state["spend_usd"] == a.get("/__mock/usage").json()["total"]["usd"] > 0
+    assert b.request("DELETE", f"{UI}/api/faults", json={}).json() == {"cleared": 1}
+    assert generate(a) == 201
+    assert b.request("DELETE", f"{UI}/api/requests", json={}).json() == {"cleared": 3}
+    assert a.get("/__mock/requests").json()["total"] == 0 and a.get("/__mock/usage").json()["total"]["usd"] == 0
+
+
+def test_with_the_store_away_the_dashboard_says_so_at_once() -> None:
+    from tests.test_redis_state import free_port, redis_server, replica
+
+    port = free_port()
+    with redis_server(port) as (server, _), replica(f"redis://127.0.0.1:{port}/0") as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
+        assert generate(client) == 201
+        server.terminate()
+        server.wait(10)
+        started = time.monotonic()
+        for path in ("/api/requests", "/api/state"):
+            refused = client.get(UI + path)
+            assert refused.status_code == 503 and "state store is unreachable" in refused.json()["message"], path
+        for path in ("/requests/1", "/images"):
+            page = client.get(UI + path)
+            assert page.status_code == 503 and "state store is unreachable" in page.text, path
+        refused = client.post(f"{UI}/api/faults", json={"status": 500})
+        assert refused.status_code == 503 and "state store is unreachable" in refused.json()["message"]
+        assert client.get(UI).status_code == 200  # the page itself, which shows the API's message
+        assert time.monotonic() - started < 5  # nothing waited on the dead store

@@ -59,6 +59,7 @@
     const older = document.getElementById("older");
     const position = document.getElementById("position");
     const models = document.getElementById("models");
+    const problem = document.getElementById("problem");
     let offset = 0, limit = 50, version = null, newest = null, timer = null, busy = false, took = 0;
 
     const initial = new URLSearchParams(location.search);
@@ -110,12 +111,14 @@
       if (offset === 0 && data.rows.length) newest = data.rows[0].id;
       else if (offset === 0) newest = 0;
       empty.hidden = data.rows.length > 0;
-      const filtered = data.matching !== data.total;
+      // a filtered scan stops counting a while after its page is full: then the count is a lower bound
+      const counted = data.matching + (data.complete ? "" : "+");
+      const filtered = data.matching !== data.total || !data.complete;
       summary.textContent = data.total + (data.total === 1 ? " request" : " requests") +
-        (filtered ? " · " + data.matching + " matching" : "");
-      position.textContent = data.matching ? (offset + 1) + "–" + (offset + data.rows.length) + " of " + data.matching : "";
+        (filtered ? " · " + counted + " matching" : "");
+      position.textContent = data.matching ? (offset + 1) + "–" + (offset + data.rows.length) + " of " + counted : "";
       newer.disabled = offset === 0;
-      older.disabled = offset + limit >= data.matching;
+      older.disabled = data.complete && offset + limit >= data.matching;
       const seen = new Set(Array.from(models.options, function (o) { return o.value; }));
       for (const model of data.models) {
         if (!seen.has(model)) { const option = el("option"); option.value = model; models.appendChild(option); }
@@ -134,11 +137,15 @@
         const data = await call("GET", "/api/requests?" + params.toString());
         took = performance.now() - started;
         version = data.version;
+        problem.hidden = true;
         if (!data.unchanged) render(data);
         if (!window.dashboardReady) window.dashboardReady = performance.now();  // bench/bench_dashboard.py
         document.body.dataset.loaded = "true";
       } catch (error) {
-        summary.textContent = "could not load: " + error.message;
+        summary.textContent = "could not load";
+        problem.textContent = "Could not load the requests: " + error.message;  // e.g. the state store is away
+        problem.hidden = false;
+        version = null;
       } finally {
         busy = false;
       }
