@@ -11,7 +11,7 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -630,11 +630,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: http_exception, Exception: server_error},
+        lifespan=lifespan,
     )
     app.state = AppState()
     app.state.mock = build_state(settings)
     make_front(app.state.mock)  # at start-up: a cassette that cannot load or a missing extra says so now
     return app
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """At shutdown, after the last request: the proxy's connections to its upstream closed."""
+    yield
+    front = app.state.mock.front
+    if front is not None and front is not FRONT_PENDING:
+        await front.aclose()
 
 
 def make_front(state: MockState) -> Any:

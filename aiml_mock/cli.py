@@ -214,7 +214,7 @@ def serve(settings: Settings) -> int:
             print(warning, file=sys.stderr, flush=True)
         _export(settings)
         config = uvicorn.Config("aiml_mock.app:create_app_from_env", factory=True, workers=settings.workers,
-                                log_level=settings.log_level, access_log=False, lifespan="off",
+                                log_level=settings.log_level, access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=graceful_shutdown_timeout(settings),
                                 http=protocol_class(protocol))
         Multiprocess(config, sockets=[sock]).run()

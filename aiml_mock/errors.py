@@ -230,6 +230,14 @@ def out_of_credits_error(style: ErrorStyle) -> ApiError:
     return ApiError(403, code="insufficient_quota", type="insufficient_quota")
 
 
+def upstream_error(upstream: str, reason: str, *, timed_out: bool) -> ApiError:
+    """The proxy's own answer when the upstream is away: 504 when it did not answer in time, else 502 (refused,
+    reset, not resolvable). Both are `server_error`s the SDKs retry, as they would the real API's."""
+    if timed_out:
+        return ApiError(504, f"The upstream {upstream} did not answer in time: {reason}", type="server_error")
+    return ApiError(502, f"The upstream {upstream} could not be reached: {reason}", type="server_error")
+
+
 def _encodable(text: str) -> str:
     """Text as sent, with any lone surrogate (valid in JSON, not in UTF-8) written as its escape."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

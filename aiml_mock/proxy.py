@@ -37,7 +37,7 @@ from aiml_mock.cassette import (
     redact_headers,
 )
 from aiml_mock.contract import IMAGE_PATH, Violation
-from aiml_mock.errors import ApiError, out_of_credits_error
+from aiml_mock.errors import ApiError, out_of_credits_error, upstream_error
 from aiml_mock.journal import Entry, RedactedHeaders, elide_images
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.pricing import Cost
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from aiml_mock.state import MockState
 
 VIOLATIONS_HEADER = "x-mock-violations"
+KEEPALIVE_EXPIRY = 4.0  # seconds an idle upstream connection is kept: under uvicorn's 5 s keep-alive timeout
+CONNECT_TIMEOUT = 15.0
 FORWARD_BODY_MAX = 64 * 1024 * 1024  # uploads (image edits) and b64 answers are larger than the mock's own cap
 _OWN = ("/health", "/openapi.json")
 _NOT_FORWARDED = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding", b"accept-encoding",
@@ -73,6 +75,7 @@ class Front:
         self.clock: Callable[[], float] = time.time  # signs and checks replayed image URLs: tests move it on
         self.forwarded = 0
         self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         if self.forwards:
             require("httpx", feature="aiml-mock proxy (forwarding to --upstream)", extra="proxy")
 
@@ -144,22 +147,50 @@ class Front:
 
     # -- forwarding --
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, state: MockState, started: float,
-                       raw: bytes, headers: list[tuple[str, str]], lowered: dict[str, str]) -> None:
-        """Through the Front's one client (making one costs ~30 ms), which keeps no idle connection: nothing is
-        left open when a server or a test's block ends, at the price of a new connection per request."""
+    def _upstream_client(self) -> httpx.AsyncClient:
+        """The Front's one client to the upstream (making one costs ~30 ms), made in the loop that serves: its pool
+        keeps up to `upstream_keepalive` idle connections for the next requests, each closed after
+        `KEEPALIVE_EXPIRY` idle seconds, before uvicorn (a common upstream) would close it under a request.
+        No cap on connections in use: a proxy queueing requests would add latency the upstream does not have."""
         import httpx
 
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=15.0), follow_redirects=False,
-                                             verify=_tls(), limits=httpx.Limits(max_keepalive_connections=0))
-        await self._forward_with(self._client, scope, receive, send, state, started, raw, headers, lowered)
+            timeout = self.settings.upstream_timeout
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)), follow_redirects=False,
+                verify=_tls(), limits=httpx.Limits(max_connections=None,
+                                                   max_keepalive_connections=self.settings.upstream_keepalive,
+                                                   keepalive_expiry=KEEPALIVE_EXPIRY))
+            self._loop = asyncio.get_running_loop()
+        return self._client
 
-    async def _forward_with(self, client: httpx.AsyncClient, scope: Scope, receive: Receive, send: Send,
-                            state: MockState, started: float, raw: bytes, headers: list[tuple[str, str]],
-                            lowered: dict[str, str]) -> None:
+    async def aclose(self) -> None:
+        """Close the connections to the upstream (the app's lifespan, at shutdown); a next request opens anew."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    def close(self) -> None:
+        """`aclose` from another thread (a `MockServer.configured` block ending), on the loop the client serves in;
+        nothing to do when that loop has ended (its connections ended with it)."""
+        loop = self._loop
+        if self._client is None or loop is None or loop.is_closed() or not loop.is_running():
+            self._client = None
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(self.aclose())
+        else:
+            asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(10)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, state: MockState, started: float,
+                       raw: bytes, headers: list[tuple[str, str]], lowered: dict[str, str]) -> None:
         import httpx
 
+        client = self._upstream_client()
         path, method = scope["path"], scope["method"]
         request_json = _json_or_none(raw, lowered.get("content-type", ""))
         refusal = self._guard(state, path, method, request_json)
@@ -178,17 +209,20 @@ class Front:
         try:
             upstream = await client.send(client.build_request(method, url, headers=outgoing, content=raw), stream=True)
         except httpx.HTTPError as error:
-            self.forwarded -= 1
-            problem = ApiError(502, f"The upstream {self.upstream} could not be reached: {error!r}",
-                               type="server_error")
-            await self._local(scope, receive, send, problem, state, started, raw, lowered)
+            if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+                self.forwarded -= 1  # nothing reached the upstream: not spent (a request sent may have been billed)
+            await self._local(scope, receive, send, self._away(error), state, started, raw, lowered)
             return
         try:
             media = upstream.headers.get("content-type", "")
             returned = [(name, value) for name, value in upstream.headers.multi_items()
                         if name.lower() not in _NOT_RETURNED]
             if _is_json(media):
-                content = await upstream.aread()
+                try:
+                    content = await upstream.aread()
+                except httpx.HTTPError as error:  # the upstream broke off (or went silent) inside its answer
+                    await self._local(scope, receive, send, self._away(error), state, started, raw, lowered)
+                    return
                 latency = time.perf_counter() - sent
                 answer = _json_or_none(content, media)
                 model = request_json.get("model") if isinstance(request_json, dict) else None
@@ -203,29 +237,49 @@ class Front:
                 self._journal(state, scope, lowered, raw, upstream.status_code, answer, total, started, cost, None)
                 await Response(content, upstream.status_code, dict(returned))(scope, receive, send)
                 return
-            # anything else streams through as it comes (images, event streams); its verdict follows in the journal
-            returned.append((VIOLATIONS_HEADER, str(len(violations))))
-            await send({"type": "http.response.start", "status": upstream.status_code,
-                        "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                                    for name, value in returned]})
-            chunks: list[bytes] = []
+            await self._stream(client, scope, send, state, started, raw, headers, lowered, upstream, returned,
+                               violations, sent)
+        finally:
+            await upstream.aclose()
+
+    async def _stream(self, client: httpx.AsyncClient, scope: Scope, send: Send, state: MockState, started: float,
+                      raw: bytes, headers: list[tuple[str, str]], lowered: dict[str, str], upstream: httpx.Response,
+                      returned: list[tuple[str, str]], violations: tuple[Violation, ...], sent: float) -> None:
+        """A non-JSON answer (images, event streams), passed through as it comes; its verdict follows in the
+        journal. An upstream breaking off mid-answer is journaled, then the client's connection is closed under
+        it (raised on): a clean end would tell the client it had it all."""
+        import httpx
+
+        returned.append((VIOLATIONS_HEADER, str(len(violations))))
+        await send({"type": "http.response.start", "status": upstream.status_code,
+                    "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in returned]})
+        chunks: list[bytes] = []
+        try:
             async for chunk in upstream.aiter_raw():
                 if self.cassette is not None:
                     chunks.append(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            latency = time.perf_counter() - sent
-            response_violations = _prefixed(state.contract.validate_response(
-                method, path, upstream.status_code, dict(upstream.headers), None))
-            total = (*violations, *response_violations)
-            if self.cassette is not None:
-                await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency,
-                                   total)
-            self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
-            # the answer completes after its journal entry and recording: a client reading the journal right
-            # after its call finds the exchange there, as with the mock's own answers
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await upstream.aclose()
+        except httpx.HTTPError as error:
+            self._journal(state, scope, lowered, raw, upstream.status_code, None, violations, started, None,
+                          f"upstream broke off: {_reason(error)}")
+            raise
+        latency = time.perf_counter() - sent
+        response_violations = _prefixed(state.contract.validate_response(
+            scope["method"], scope["path"], upstream.status_code, dict(upstream.headers), None))
+        total = (*violations, *response_violations)
+        if self.cassette is not None:
+            await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency, total)
+        self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
+        # the answer completes after its journal entry and recording: a client reading the journal right
+        # after its call finds the exchange there, as with the mock's own answers
+        await send({"type": "http.response.body", "body": b""})
+
+    def _away(self, error: Exception) -> ApiError:
+        """The local answer to an upstream that could not be reached or did not answer in time."""
+        import httpx
+
+        assert self.upstream is not None
+        return upstream_error(self.upstream, _reason(error), timed_out=isinstance(error, httpx.TimeoutException))
 
     def _request_violations(self, scope: Scope, raw: bytes, lowered: dict[str, str], state: MockState
                             ) -> tuple[Violation, ...]:
@@ -380,6 +434,12 @@ def _replayed_body(raw: bytes, receive: Receive) -> Receive:
 def _tls() -> ssl.SSLContext:
     """One TLS context for every forwarded request: making one (loading the CA bundle) costs ~10-200 ms."""
     return ssl.create_default_context()
+
+
+def _reason(error: Exception) -> str:
+    """An httpx error in a line: its kind and what it says (`ConnectError: [Errno 111] Connection refused`)."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _is_json(media: str) -> bool:

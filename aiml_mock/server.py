@@ -31,7 +31,8 @@ def server_config(app: Starlette, settings: Settings, default_protocol: Protocol
     it. When `fast` cannot run with the installed uvicorn, `stock` runs, with one warning line."""
     protocol, warning = choose(settings.protocol, default_protocol)
     options.setdefault("timeout_graceful_shutdown", graceful_shutdown_timeout(settings))
-    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="off",
+    # the lifespan closes what the app holds open at shutdown (the proxy's upstream connections)
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on",
                             http=protocol_class(protocol), proxy_headers=False, **options)
     if warning:
         logging.getLogger("uvicorn.error").warning(warning)
@@ -130,12 +131,14 @@ class MockServer:
             raise ValueError(f"{', '.join(needs_restart)} cannot change on a running server: start another one")
         previous = self.state
         new_state = build_state(self.settings.replace(**changes))
-        make_front(new_state)  # a cassette or a missing extra fails here, not in the block's first request
+        front = make_front(new_state)  # a cassette or a missing extra fails here, not in the block's first request
         self.app.state.mock, self.settings = new_state, new_state.settings
         try:
             yield self
         finally:
             self.app.state.mock, self.settings = previous, previous.settings
+            if front is not None:
+                front.close()  # the block's upstream connections (proxy.Front)
 
     def start(self) -> MockServer:
         if self._thread is not None:

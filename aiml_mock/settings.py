@@ -114,6 +114,10 @@ class Settings:
         (), "more request/response headers a cassette stores redacted (Authorization, cookies, api keys always are)",
         flag="--redact-header")
     max_requests: int | None = setting(None, "the proxy forwards at most this many requests; then it answers locally")
+    upstream_keepalive: int = setting(
+        32, "idle connections the proxy keeps open to the upstream for the next requests (0: one per request)")
+    upstream_timeout: float = setting(
+        600.0, "seconds the proxy waits for the upstream to answer (between bytes of it), then answers 504")
     admin_origins: tuple[str, ...] = setting(
         (), "web origins (scheme://host:port) besides the mock's own allowed to change state through the admin "
         "API (repeat the flag; comma-separated in the variable)", flag="--admin-origin")
@@ -217,6 +221,10 @@ def _check_realism(settings: Settings) -> None:
         raise ValueError(f"record_mode {settings.record_mode} needs a cassette directory (replay)")
     if settings.max_requests is not None and settings.max_requests < 0:
         raise ValueError("max_requests cannot be negative")
+    if settings.upstream_keepalive < 0:
+        raise ValueError("upstream_keepalive cannot be negative")
+    if not 0 < settings.upstream_timeout <= 86400:
+        raise ValueError(f"upstream_timeout must be above 0 and at most 86400 seconds, not {settings.upstream_timeout}")
     if settings.budget_usd is not None and not (settings.budget_usd >= 0 and math.isfinite(settings.budget_usd)):
         raise ValueError(f"budget_usd is an amount of dollars (0 or more), not {settings.budget_usd}")
 
