@@ -19,6 +19,7 @@ from aiml_mock.auth import check_bearer
 from aiml_mock.edits import EDIT, VARIATION, caption, check_fields, check_uploads, output_size, render, rules_for
 from aiml_mock.errors import ApiError, out_of_credits_error
 from aiml_mock.faults import FAULT_HEADER, LATENCY_HEADER
+from aiml_mock.forms import Form
 from aiml_mock.generation import CONTENT_TYPES, openai_usage, plan_for, planned_body, resolved_settings
 from aiml_mock.ledger import TEST_HEADER
 from aiml_mock.pricing import Cost
@@ -26,7 +27,7 @@ from aiml_mock.recording import exchange_of
 from aiml_mock.responses import JSONAnswer, Unanswered, error_response, event_stream, new_request_id
 from aiml_mock.state import MockState, state_of
 from aiml_mock.streaming import coarser, stream_frames
-from aiml_mock.uploads import Form, read_form
+from aiml_mock.uploads import read_form
 from aiml_mock.validation import ImageRequest
 
 EDIT_PREFIX = "upload-"  # names of images drawn from uploads, kept in memory (`RENDERED_MAX` of them)

@@ -28,7 +28,7 @@ from aiml_mock.errors import (
     unsupported_operation_error,
     validation_error,
 )
-from aiml_mock.uploads import Form, Upload
+from aiml_mock.forms import Form, Upload
 
 EDIT, VARIATION = "ImageEditRequest", "ImageVariationRequest"
 PIL_FORMATS = {"PNG": "png", "WEBP": "webp", "JPEG": "jpeg", "MPO": "jpeg"}

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -19,45 +18,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from aiml_mock.errors import ApiError
+from aiml_mock.forms import Form, Upload
 
 IN_MEMORY = 1024 * 1024  # bytes of a file part held in memory before it spools to disk
 FIELD_MAX = 64 * 1024  # bytes of one text field (a 32000-character prompt is at most ~128 KB of UTF-8: see below)
 PROMPT_MAX = 4 * 32000 + 16  # the prompt's own cap: 32000 characters of up to 4 UTF-8 bytes
 FIELDS_MAX = 64  # parts that are not files
 DRAIN_MAX = 1024 * 1024 * 1024  # bytes read past a limit before the connection is given up on
-
-
-@dataclass
-class Upload:
-    """One uploaded file: its field name, file name, declared type, size and content (None once over its limit)."""
-
-    name: str
-    filename: str
-    content_type: str
-    size: int = 0
-    file: IO[bytes] | None = None
-    over: bool = False
-
-    def read(self) -> bytes:
-        assert self.file is not None
-        self.file.seek(0)
-        return self.file.read()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
-@dataclass
-class Form:
-    """A parsed form: its text fields (the last value of each, and all of them) and its files, in order."""
-
-    fields: dict[str, str] = field(default_factory=dict)
-    files: list[Upload] = field(default_factory=list)
-
-    def close(self) -> None:
-        for upload in self.files:
-            upload.close()
 
 
 def boundary_of(content_type: str | None) -> bytes:
