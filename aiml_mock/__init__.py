@@ -10,23 +10,23 @@ import typing as _typing
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ApiError": "aiml_mock.errors",
-    "Contract": "aiml_mock.contract",
-    "MockHandle": "aiml_mock.testing",
-    "MockServer": "aiml_mock.server",
-    "Settings": "aiml_mock.settings",
-    "Violation": "aiml_mock.contract",
-    "create_app": "aiml_mock.app",
-    "load_contract": "aiml_mock.contract",
+    "ApiError": "aiml_mock.core.errors",
+    "Contract": "aiml_mock.core.contract",
+    "MockHandle": "aiml_mock.tools.testing",
+    "MockServer": "aiml_mock.hosting.server",
+    "Settings": "aiml_mock.core.settings",
+    "Violation": "aiml_mock.core.contract",
+    "create_app": "aiml_mock.web.app",
+    "load_contract": "aiml_mock.core.contract",
 }
 
 if _typing.TYPE_CHECKING:
-    from aiml_mock.app import create_app
-    from aiml_mock.contract import Contract, Violation, load_contract
-    from aiml_mock.errors import ApiError
-    from aiml_mock.server import MockServer
-    from aiml_mock.settings import Settings
-    from aiml_mock.testing import MockHandle
+    from aiml_mock.core.contract import Contract, Violation, load_contract
+    from aiml_mock.core.errors import ApiError
+    from aiml_mock.core.settings import Settings
+    from aiml_mock.hosting.server import MockServer
+    from aiml_mock.tools.testing import MockHandle
+    from aiml_mock.web.app import create_app
 
 __all__ = [
     "ApiError",

@@ -44,7 +44,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 
 @contextmanager
 def serve(entries: int) -> Iterator[str]:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--journal-size", str(max(entries, 1)),
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--journal-size", str(max(entries, 1)),
                "--journal-bytes", str(1 << 31)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
         try:

@@ -2,7 +2,7 @@
 
 Raw `POST /v1/images/generations` requests (a different prompt in every one, as in `bench_server.py`) are fed
 to 64 connections of the protocol each server runs under (the mock under `--protocol fast`, its own, and
-`--protocol stock`, uvicorn's with the transport registered: `aiml_mock._protocol`; uvicorn's httptools protocol
+`--protocol stock`, uvicorn's with the transport registered: `aiml_mock.hosting._protocol`; uvicorn's httptools protocol
 for `bench/bare_app.py`), on a uvloop loop, with transports that only count the writes.
 Everything a request costs in Python is measured (parsing, the app, the journal, the answer's framing) and
 nothing of the kernel's: the figures move by a few per cent where `wrk` figures move by tens, so this is the
@@ -71,9 +71,9 @@ def protocol_for(server: str) -> tuple[Any, Any]:
     import uvicorn
 
     if server in ("mock", "stock"):
-        from aiml_mock.app import create_app, settle_heap
-        from aiml_mock.server import server_config
-        from aiml_mock.settings import Settings
+        from aiml_mock.core.settings import Settings
+        from aiml_mock.hosting.server import server_config
+        from aiml_mock.web.app import create_app, settle_heap
 
         settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
         app = create_app(settings)

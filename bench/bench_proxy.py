@@ -27,7 +27,7 @@ import httpx
 
 def start(*args: str, name: str) -> harness.Server:
     """`aiml-mock ARGS --port 0`, its port read from the line it prints."""
-    process = subprocess.Popen([sys.executable, "-m", "aiml_mock.cli", *args, "--port", "0"], env=harness.clean_env(),
+    process = subprocess.Popen([sys.executable, "-m", "aiml_mock", *args, "--port", "0"], env=harness.clean_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     match = re.search(r"http://[^:]+:(\d+)", process.stdout.readline())

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 import PIL  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from aiml_mock.images import RENDERER, ImageCache, ImageFormat, ImageSpec, _plain, render_image  # noqa: E402
+from aiml_mock.core.images import RENDERER, ImageCache, ImageFormat, ImageSpec, _plain, render_image  # noqa: E402
 
 # The DALL-E sizes, then "resolution" sizes the catalogue serves: 1.5K and 2K 16:9, 2K, 4K and 4K 16:9.
 SIZES = [

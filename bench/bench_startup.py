@@ -27,9 +27,9 @@ import harness
 
 
 def script(name: str) -> list[str]:
-    """The console script next to this interpreter (what users run), else `python -m aiml_mock.cli`."""
+    """The console script next to this interpreter (what users run), else `python -m aiml_mock`."""
     found = Path(sys.executable).parent / name
-    return [str(found)] if found.exists() else [sys.executable, "-m", "aiml_mock.cli"]
+    return [str(found)] if found.exists() else [sys.executable, "-m", "aiml_mock"]
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:

@@ -237,7 +237,7 @@ def start_mock(core: str | None = None, *args: str, name: str = "aiml-mock", sou
 
     `source`: another checkout of the project (e.g. a `git worktree` of an older commit) to serve from instead.
     """
-    command = pinned([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", *args], core)
+    command = pinned([sys.executable, "-m", "aiml_mock", "serve", "--port", "0", *args], core)
     env = clean_env()
     if source is not None:
         env["PYTHONPATH"] = str(source)

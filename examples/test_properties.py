@@ -6,7 +6,7 @@ import openai
 from hypothesis import HealthCheck, given, settings
 
 from aiml_mock import MockHandle
-from aiml_mock.strategies import image_requests
+from aiml_mock.tools.strategies import image_requests
 
 
 def make_images(client: openai.OpenAI, request: dict[str, Any]) -> list[str]:

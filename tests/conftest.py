@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
 from aiml_mock import MockServer, Settings, create_app
-from aiml_mock.contract import Contract
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.contract import Contract
+from aiml_mock.core.settings import ProtocolName
 
 pytest_plugins = ["pytester"]
 PROTOCOLS: tuple[ProtocolName, ...] = ("stock", "fast")

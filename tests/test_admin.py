@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from aiml_mock.contract import load_contract
+from aiml_mock.core.contract import load_contract
 from tests.conftest import AUTH, PROMPT
 
 GENERATE = "/v1/images/generations"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.auth import check_bearer, redact
-from aiml_mock.errors import ApiError
+from aiml_mock.core.auth import check_bearer, redact
+from aiml_mock.core.errors import ApiError
 
 
 def test_any_key_passes_without_configured_keys() -> None:

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
-from aiml_mock import images as images_module
+from aiml_mock.core import images as images_module
 
 AUTH = {"Authorization": "Bearer sk-test"}
 
@@ -63,7 +63,7 @@ def test_with_the_plain_renderer_even_small_pngs_render_off_the_event_loop(
 ) -> None:
     with TestClient(create_app(Settings())) as client:
         generate(client, {"model": "dall-e-2", "size": "256x256", "response_format": "b64_json"})
-        monkeypatch.setattr("aiml_mock.app.RENDERER", "plain")  # as when Pillow's private API is unavailable
+        monkeypatch.setattr("aiml_mock.web.app.RENDERER", "plain")  # as when Pillow's private API is unavailable
         generate(client, {"model": "dall-e-2", "size": "512x512", "response_format": "b64_json"})
         url = generate(client, {"model": "dall-e-2", "size": "1024x1024"})[0]["url"]
         assert client.get(url).content.startswith(b"\x89PNG")

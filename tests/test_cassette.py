@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiml_mock.cassette import (
+from aiml_mock.core.cassette import (
     REDACTED,
     Cassette,
     Recording,

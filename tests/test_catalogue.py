@@ -22,10 +22,10 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings
-from aiml_mock.catalogue import DOC_BEGIN, DOC_END, WRITE_COMMAND, doc_section, update_doc
-from aiml_mock.contract import Contract, ModelSpec, load_contract
-from aiml_mock.registry import catalogue, example_request, model_list
-from aiml_mock.validation import validate_request
+from aiml_mock.core.contract import Contract, ModelSpec, load_contract
+from aiml_mock.core.registry import catalogue, example_request, model_list
+from aiml_mock.core.validation import validate_request
+from aiml_mock.tools.catalogue import DOC_BEGIN, DOC_END, WRITE_COMMAND, doc_section, update_doc
 from tests.conftest import AUTH, PROMPT, checked_client
 
 GEN = "/v1/images/generations"

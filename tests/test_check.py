@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aiml_mock.cli import main
+from aiml_mock.hosting.cli import main
 
 CLIENTS = Path(__file__).resolve().parents[1] / "examples" / "clients"
 PYTHON_CLIENT = [sys.executable, str(CLIENTS / "python_client.py")]
@@ -96,7 +96,7 @@ def test_the_mocks_own_answers_are_held_to_their_models_schema() -> None:
     from starlette.testclient import TestClient
 
     from aiml_mock import Settings, create_app
-    from aiml_mock.check import answers_off_shape
+    from aiml_mock.tools.check import answers_off_shape
 
     app = create_app(Settings())
     with TestClient(app) as client:

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aiml_mock.cli import build_parser, settings_from_args
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
+from aiml_mock.hosting.cli import build_parser, settings_from_args
 from tests.serving import serve_process
 
 
 @contextmanager
 def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", *args]
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", *args]
     with serve_process(command, env={**os.environ, **(env or {})}) as served:
         yield served
 
@@ -66,7 +66,7 @@ def test_repeatable_api_key_flag_parses_into_settings() -> None:
 
 
 def test_bad_flag_value_exits_with_a_message() -> None:
-    result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--success-status", "404"],
+    result = subprocess.run([sys.executable, "-m", "aiml_mock", "serve", "--success-status", "404"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "2xx" in result.stderr
 
@@ -89,13 +89,13 @@ def test_serve_answers_under_either_protocol(protocol: ProtocolName) -> None:
 
 
 def test_an_unknown_protocol_is_refused_naming_the_setting() -> None:
-    result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "aiml_mock", "serve", "--port", "0"], capture_output=True,
                             text=True, timeout=30, env={**os.environ, "AIML_MOCK_PROTOCOL": "slow"})
     assert result.returncode == 2 and "protocol must be fast or stock" in result.stderr
 
 
 def test_serve_beyond_loopback_refuses_an_open_admin_api_and_says_how_to_start() -> None:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0"]
     env = {**os.environ, "AIML_MOCK_HOST": "0.0.0.0"}  # what the container image sets
     refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2 and "listening" not in refused.stdout

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from aiml_mock import MockServer
-from aiml_mock.cli import main
+from aiml_mock.hosting.cli import main
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from aiml_mock.contract import contract_path, contracts_dir, load_contract
+from aiml_mock.core.contract import contract_path, contracts_dir, load_contract
 
 
 @pytest.mark.parametrize("profile", ["aimlapi", "openai"])

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aiml_mock import contract
-from aiml_mock.contract import contract_path
+from aiml_mock.core import contract
+from aiml_mock.core.contract import contract_path
 
 read = contract._read.__wrapped__
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from aiml_mock.cors import CORSMiddleware
+from aiml_mock.web.cors import CORSMiddleware
 
 OPTIONS = {"allow_origins": ["*"], "allow_methods": ["*"], "allow_headers": ["*"], "expose_headers": ["x-request-id"]}
 

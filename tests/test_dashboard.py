@@ -15,8 +15,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
-from aiml_mock.dashboard import COOKIE, CSP, pointer
-from aiml_mock.ledger import TEST_HEADER
+from aiml_mock.core.ledger import TEST_HEADER
+from aiml_mock.web.dashboard import COOKIE, CSP, pointer
 
 AUTH = {"Authorization": "Bearer sk-test"}
 UI = "/__mock/ui"

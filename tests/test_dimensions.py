@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.contract import Profile, load_contract
-from aiml_mock.dimensions import (
+from aiml_mock.core.contract import Profile, load_contract
+from aiml_mock.core.dimensions import (
     FORMAT_ALIASES,
     IMAGE_FORMATS,
     IMAGE_SIZE_PRESETS,
@@ -15,8 +15,8 @@ from aiml_mock.dimensions import (
     image_format,
     parse_size,
 )
-from aiml_mock.generation import CONTENT_TYPES
-from aiml_mock.urls import EXTENSIONS
+from aiml_mock.core.generation import CONTENT_TYPES
+from aiml_mock.core.urls import EXTENSIONS
 
 
 def test_size_strings_parse() -> None:

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from aiml_mock.app import create_app
-from aiml_mock.contract import _validator, load_contract
-from aiml_mock.edits import EDIT, form_rules, output_size, typed_fields
-from aiml_mock.settings import Settings
+from aiml_mock.core.contract import _validator, load_contract
+from aiml_mock.core.edits import EDIT, form_rules, output_size, typed_fields
+from aiml_mock.core.settings import Settings
+from aiml_mock.web.app import create_app
 
 AUTH = {"Authorization": "Bearer k"}
 

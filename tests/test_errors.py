@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiml_mock.contract import Violation
-from aiml_mock.errors import ApiError, error_body, validation_error, zod_text
+from aiml_mock.core.contract import Violation
+from aiml_mock.core.errors import ApiError, error_body, validation_error, zod_text
 
 
 def test_aimlapi_body_is_flat_with_request_id_and_timestamp() -> None:

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from aiml_mock import MockServer, Settings
-from aiml_mock.cli import build_parser
-from aiml_mock.settings import ENV_PREFIX
+from aiml_mock.core.settings import ENV_PREFIX
+from aiml_mock.hosting.cli import build_parser
 from tests.dockerfile import DOCKERFILE, ROOT, parse_dockerfile
 
 COMPOSE = ROOT / "docker" / "compose.yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aiml_mock._extras import MissingExtra, missing_extra, require
+from aiml_mock.core._extras import MissingExtra, missing_extra, require
 
 
 def without(modules: list[str], code: str) -> subprocess.CompletedProcess[str]:
@@ -38,36 +38,37 @@ def test_require_names_the_extra_and_the_missing_module() -> None:
 
 
 def test_missing_extra_keeps_the_feature_and_the_extra() -> None:
-    error = missing_extra("aiml_mock.strategies", "contract", ModuleNotFoundError("x", name="hypothesis"))
-    assert (error.feature, error.extra, error.name) == ("aiml_mock.strategies", "contract", "hypothesis")
+    error = missing_extra("aiml_mock.tools.strategies", "contract", ModuleNotFoundError("x", name="hypothesis"))
+    assert (error.feature, error.extra, error.name) == ("aiml_mock.tools.strategies", "contract", "hypothesis")
 
 
 @pytest.mark.parametrize(("module", "blocked", "extra"), [
-    ("aiml_mock.strategies", "hypothesis", "contract"),
-    ("aiml_mock.verify", "httpx", "contract"),
+    ("aiml_mock.tools.strategies", "hypothesis", "contract"),
+    ("aiml_mock.tools.verify", "httpx", "contract"),
 ])
 def test_importing_a_feature_without_its_extra_names_the_extra(module: str, blocked: str, extra: str) -> None:
     result = without([blocked], f"import {module}")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"aiml_mock._extras.MissingExtra: {module.replace('aiml_mock.verify', 'aiml-mock verify')} needs {blocked},"
+        f"aiml_mock.core._extras.MissingExtra: {module.replace('aiml_mock.tools.verify', 'aiml-mock verify')}"
+        f" needs {blocked},"
         f" which the core install of aiml-mock leaves out: pip install 'aiml-mock[{extra}]'")
 
 
 def test_a_command_without_its_extra_says_what_to_install_and_exits_2() -> None:
     result = without(["httpx", "hypothesis", "schemathesis", "pytest"], """
-        from aiml_mock.cli import main
+        from aiml_mock.hosting.cli import main
         sys.exit(main(["verify", "--base-url", "http://127.0.0.1:9", "--max-requests", "3"]))
     """)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr == ("aiml-mock: aiml-mock verify needs httpx, which the core install of aiml-mock leaves"
                              " out: pip install 'aiml-mock[contract]'\n")
-    listed = without(["httpx"], "from aiml_mock.cli import build_parser; build_parser().print_help()")
+    listed = without(["httpx"], "from aiml_mock.hosting.cli import build_parser; build_parser().print_help()")
     assert "check" in listed.stdout and "not installed" in listed.stdout
 
 
 def test_unknown_arguments_still_get_argparse_s_error() -> None:
-    result = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "check", "--nonsense", "--", "true"],
+    result = subprocess.run([sys.executable, "-m", "aiml_mock", "check", "--nonsense", "--", "true"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "unrecognized arguments: --nonsense" in result.stderr
 
@@ -97,7 +98,7 @@ def test_the_plugin_against_a_running_mock_without_httpx_fails_each_test_with_th
                                            "def test_two(aiml_mock):\n    pass\n")
     result = subprocess.run(
         [sys.executable, "-c", "import sys; sys.modules['httpx'] = None; import pytest; sys.exit(pytest.main())",
-         "-p", "aiml_mock.pytest_plugin", "-p", "no:cacheprovider", "--aiml-mock-url", "http://127.0.0.1:9"],
+         "-p", "aiml_mock.tools.pytest_plugin", "-p", "no:cacheprovider", "--aiml-mock-url", "http://127.0.0.1:9"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
         env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert result.returncode == 1 and "2 errors" in result.stdout, result.stdout + result.stderr

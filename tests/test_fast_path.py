@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from aiml_mock import Settings, create_app
-from aiml_mock.transport import ConnectionDropped
+from aiml_mock.web.transport import ConnectionDropped
 
 GENERATE = "/v1/images/generations"
 AUTH = {"Authorization": "Bearer sk-test-0123456789"}
@@ -120,7 +120,7 @@ def test_a_bug_answers_500_in_the_dialect_and_reaches_the_server_on_both_paths(
     async def broken(scope: Scope, receive: Receive, headers: Any = None) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("aiml_mock.app.create_image", broken)
+    monkeypatch.setattr("aiml_mock.web.app.create_image", broken)
     fast, stacked = create_app(SETTINGS), create_app(SETTINGS)
     for app in (fast, stacked):
         app.router.routes[0].app.handler = broken  # the stack's route holds the handler it was built with

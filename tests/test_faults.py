@@ -9,10 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
-from aiml_mock.cli import build_parser, main, settings_from_args
-from aiml_mock.contract import load_contract
-from aiml_mock.errors import CONTENT_POLICY_MESSAGE, ApiError
-from aiml_mock.faults import (
+from aiml_mock.core.contract import load_contract
+from aiml_mock.core.errors import CONTENT_POLICY_MESSAGE, ApiError
+from aiml_mock.core.faults import (
     REALISTIC_SECONDS,
     ContentPolicy,
     Fault,
@@ -26,8 +25,9 @@ from aiml_mock.faults import (
     realistic_seconds,
     retry_headers,
 )
-from aiml_mock.transport import ConnectionDropped
-from aiml_mock.validation import ImageRequest, validate_request
+from aiml_mock.core.validation import ImageRequest, validate_request
+from aiml_mock.hosting.cli import build_parser, main, settings_from_args
+from aiml_mock.web.transport import ConnectionDropped
 from tests.conftest import AUTH, PROMPT
 
 GENERATE = "/v1/images/generations"

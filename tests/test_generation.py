@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from aiml_mock.contract import load_contract
-from aiml_mock.generation import image_bytes, image_names, image_specs, plan_for, success_body
-from aiml_mock.images import ImageCache
-from aiml_mock.urls import UrlSigner, file_name, spec_from_name
-from aiml_mock.validation import ImageRequest, validate_request
+from aiml_mock.core.contract import load_contract
+from aiml_mock.core.generation import image_bytes, image_names, image_specs, plan_for, success_body
+from aiml_mock.core.images import ImageCache
+from aiml_mock.core.urls import UrlSigner, file_name, spec_from_name
+from aiml_mock.core.validation import ImageRequest, validate_request
 
 CONTRACT = load_contract()
 SIGNER = UrlSigner(b"secret", ttl=3600)

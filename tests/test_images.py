@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
-from aiml_mock import images
-from aiml_mock.images import (
+from aiml_mock.core import images
+from aiml_mock.core.images import (
     CONTENT_TYPES,
     ImageCache,
     ImageSpec,

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from aiml_mock.generation import image_bytes
-from aiml_mock.images import ImageCache, ImageSpec, _fast, _plain
+from aiml_mock.core.generation import image_bytes
+from aiml_mock.core.images import ImageCache, ImageSpec, _fast, _plain
 
 PROMPTS = {
     "empty": "",

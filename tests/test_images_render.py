@@ -18,15 +18,15 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from aiml_mock import images
-from aiml_mock.images import _fast, _plain
-from aiml_mock.urls import spec_from_name
+from aiml_mock.core import images
+from aiml_mock.core.images import _fast, _plain
+from aiml_mock.core.urls import spec_from_name
 from tests.test_cli import post, serve
 
 RENDER = """
 import io, logging, sys
 logging.basicConfig(stream=sys.stdout, format="%(levelname)s %(message)s")
-import aiml_mock.images as images
+import aiml_mock.core.images as images
 from PIL import Image
 spec = images.ImageSpec("a cat", bytes(8), "dall-e-3", 300, 200, "hd", "png")
 with Image.open(io.BytesIO(images.render_image(spec))) as im:

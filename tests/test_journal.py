@@ -13,8 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
-from aiml_mock.contract import Violation
-from aiml_mock.journal import (
+from aiml_mock.core.contract import Violation
+from aiml_mock.core.journal import (
     BODY_CAP,
     ENTRY_OVERHEAD,
     Entry,
@@ -24,9 +24,9 @@ from aiml_mock.journal import (
     cap_json,
     elide_images,
 )
-from aiml_mock.recording import Exchange
-from aiml_mock.transport import ConnectionDropped
-from aiml_mock.validation import ImageRequest
+from aiml_mock.core.validation import ImageRequest
+from aiml_mock.web.recording import Exchange
+from aiml_mock.web.transport import ConnectionDropped
 from tests.conftest import PROMPT
 
 GENERATE = "/v1/images/generations"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aiml_mock.ledger import Ledger
-from aiml_mock.pricing import Cost
+from aiml_mock.core.ledger import Ledger
+from aiml_mock.core.pricing import Cost
 
 FOUR_CENTS = Cost(80_000, 0.04, 1)
 

@@ -45,15 +45,15 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
-    assert {"aiml_mock.app", "aiml_mock.admin", "aiml_mock.state", "aiml_mock.responses"} <= set(graph)
+    assert {"aiml_mock.web.app", "aiml_mock.web.admin", "aiml_mock.web.state", "aiml_mock.web.responses"} <= set(graph)
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
 
 
 def test_the_admin_api_and_the_handlers_share_state_and_answers_without_importing_each_other() -> None:
     graph = import_graph()
-    assert "aiml_mock.app" not in graph["aiml_mock.admin"]
-    for module in ("aiml_mock.app", "aiml_mock.admin"):
-        assert {"aiml_mock.state", "aiml_mock.responses"} <= graph[module], module
+    assert "aiml_mock.web.app" not in graph["aiml_mock.web.admin"]
+    for module in ("aiml_mock.web.app", "aiml_mock.web.admin"):
+        assert {"aiml_mock.web.state", "aiml_mock.web.responses"} <= graph[module], module
 
 
 # uvicorn's public surface: the server and its config, the proxy-headers middleware, the worker supervisor that
@@ -70,4 +70,39 @@ def test_only_the_private_protocol_module_names_uvicorn_s_internals() -> None:
                 alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             if any(module.startswith("uvicorn") and module not in UVICORN_PUBLIC for module in modules):
                 naming.add(name)
-    assert naming == {"aiml_mock._protocol"}
+    assert naming == {"aiml_mock.hosting._protocol"}
+
+
+# The layers, bottom up: a layer imports only from the layers below it (and itself).
+LAYERS = ("core", "web", "hosting", "tools")
+
+
+def layer_of(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_every_module_lives_in_a_layer() -> None:
+    loose = {name for name in import_graph() if layer_of(name) not in LAYERS and name != "aiml_mock.__main__"}
+    assert not loose, f"modules outside core/ web/ hosting/ tools/: {sorted(loose)}"
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    upward = sorted(
+        f"{module} -> {imported}" for module, imports in import_graph().items() if layer_of(module) in LAYERS
+        for imported in imports if LAYERS.index(layer_of(imported)) > LAYERS.index(layer_of(module)))
+    assert not upward, "imports that reach up a layer:\n" + "\n".join(upward)
+
+
+HTTP_LIBRARIES = ("starlette", "uvicorn", "httpx", "python_multipart", "jinja2")
+
+
+def test_the_core_knows_nothing_of_http() -> None:
+    naming = set()
+    for name, path in module_files().items():
+        if name.startswith("aiml_mock.core"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module else [
+                    alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                naming.update(f"{name} imports {module}" for module in modules
+                              if module.split(".")[0] in HTTP_LIBRARIES)
+    assert not naming, sorted(naming)

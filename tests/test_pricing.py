@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aiml_mock import load_contract
-from aiml_mock.pricing import load_prices
-from aiml_mock.validation import validate_request
+from aiml_mock.core.pricing import load_prices
+from aiml_mock.core.validation import validate_request
 
 PRICES = load_prices()
 CONTRACT = load_contract()

@@ -1,4 +1,4 @@
-"""Behaviour of the synthetic DALL·E 3 revised prompts in ``aiml_mock.prompts``."""
+"""Behaviour of the synthetic DALL·E 3 revised prompts in ``aiml_mock.core.prompts``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aiml_mock.prompts as prompts_module
-from aiml_mock.prompts import MAX_REVISED_PROMPT_CHARS, revise_prompt
+import aiml_mock.core.prompts as prompts_module
+from aiml_mock.core.prompts import MAX_REVISED_PROMPT_CHARS, revise_prompt
 
 T_REX = "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses."
 PROMPTS = [

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import uvicorn
 
-from aiml_mock import _protocol
-from aiml_mock.app import create_app
-from aiml_mock.server import server_config
-from aiml_mock.settings import Settings
+from aiml_mock.core.settings import Settings
+from aiml_mock.hosting import _protocol
+from aiml_mock.hosting.server import server_config
+from aiml_mock.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,7 +110,7 @@ def test_mock_server_runs_stock_by_default_and_fast_when_asked() -> None:
 
 
 def test_serve_runs_fast_by_default_and_stock_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiml_mock import cli
+    from aiml_mock.hosting import cli
 
     configs: list[uvicorn.Config] = []
 
@@ -124,7 +124,7 @@ def test_serve_runs_fast_by_default_and_stock_when_asked(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(cli, "_quiet_exit_server", lambda: Recorded)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # serve's own SIGTERM handling, not the test's
-    monkeypatch.setattr("aiml_mock.app.settle_heap", lambda: None)  # no gc.freeze() in the test process
+    monkeypatch.setattr("aiml_mock.web.app.settle_heap", lambda: None)  # no gc.freeze() in the test process
     assert cli.serve(Settings(port=0)) == 0
     assert cli.serve(Settings(port=0, protocol="stock")) == 0
     assert [config.http for config in configs] == [_protocol.HttpToolsTransportProtocol,
@@ -135,7 +135,7 @@ def test_stock_forgets_a_connection_once_it_is_closed() -> None:
     import httpx
 
     from aiml_mock import MockServer
-    from aiml_mock import transport as transport_module
+    from aiml_mock.web import transport as transport_module
 
     def registered(port: int) -> list[Any]:
         return [key for key in list(transport_module._connections) if key[0][1] == port]

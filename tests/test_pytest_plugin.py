@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aiml_mock import MockServer
-from aiml_mock.faults import FaultRule
+from aiml_mock.core.faults import FaultRule
 
 openai = pytest.importorskip("openai", reason="the plugin's suites drive the openai SDK (pip install -e '.[test]')")
 
@@ -108,7 +108,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def separate_server() -> Iterator[str]:
     """`aiml-mock serve` in its own process, on a free port: the stand-in for a Docker container."""
-    command = [sys.executable, "-c", "from aiml_mock.cli import main; raise SystemExit(main())", "serve",
+    command = [sys.executable, "-c", "from aiml_mock.hosting.cli import main; raise SystemExit(main())", "serve",
                "--port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -148,7 +148,7 @@ def test_an_in_process_run_leaves_the_sdk_raising_its_own_connection_errors(pyte
 
 def test_plugin_is_registered_through_the_pytest11_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--fixtures", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*fixtures defined from aiml_mock.pytest_plugin*", "aiml_mock_settings *",
+    result.stdout.fnmatch_lines(["*fixtures defined from aiml_mock.tools.pytest_plugin*", "aiml_mock_settings *",
                                  "aiml_mock -- *", "aiml_mock_openai -- *", "aiml_mock_async_openai -- *",
                                  "aiml_mock_env -- *"])
     assert "--aiml-mock-url" in "\n".join(pytester.runpytest_inprocess("--help").outlines)
@@ -553,7 +553,8 @@ def run_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args:
     and each would import every installed plugin (schemathesis, hypothesis...) otherwise."""
     pytest.importorskip("xdist")
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return pytester.runpytest_subprocess("-p", "xdist", "-p", "aiml_mock.pytest_plugin", "-n", "2", *args, *STRICT)
+    return pytester.runpytest_subprocess("-p", "xdist", "-p", "aiml_mock.tools.pytest_plugin", "-n", "2", *args,
+                                         *STRICT)
 
 
 def test_xdist_workers_each_get_their_own_mock(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
-from aiml_mock.errors import ApiError
-from aiml_mock.ratelimit import RateLimit, RateLimiter, parse_rate_limit
+from aiml_mock.core.errors import ApiError
+from aiml_mock.core.ratelimit import RateLimit, RateLimiter, parse_rate_limit
 from tests.conftest import AUTH, PROMPT
 
 GENERATE = "/v1/images/generations"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from aiml_mock.settings import Settings
+from aiml_mock.core.settings import Settings
 from tests.serving import serve_process
 
 SIGNING_KEY = "replicas-share-this-secret"
@@ -56,7 +56,7 @@ def redis_server(port: int | None = None) -> Iterator[tuple[subprocess.Popen[str
 
 @contextmanager
 def replica(state: str, *args: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--state", state, *args]
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--state", state, *args]
     env = {**os.environ, "AIML_MOCK_SIGNING_KEY": SIGNING_KEY}
     with serve_process(command, env=env) as (_, url):
         yield url
@@ -228,20 +228,20 @@ def test_state_needs_a_signing_key_and_a_redis_url() -> None:
     with pytest.raises(ValueError, match="Redis URL"):
         Settings(state="memcached://x", signing_key="k")
     env = {key: value for key, value in os.environ.items() if key != "AIML_MOCK_SIGNING_KEY"}
-    done = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--state",
+    done = subprocess.run([sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--state",
                            "redis://127.0.0.1:1/0"], capture_output=True, text=True, env=env, timeout=30)
     assert done.returncode == 2 and "--state needs --signing-key" in done.stderr
 
 
 def test_without_the_redis_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
-    monkeypatch.delitem(sys.modules, "aiml_mock.redis_state", raising=False)
+    monkeypatch.delitem(sys.modules, "aiml_mock.web.redis_state", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'aiml-mock\[redis\]'"):
-        import aiml_mock.redis_state  # noqa: F401
+        import aiml_mock.web.redis_state  # noqa: F401
 
 
 def test_a_handle_connected_to_one_replica_sees_and_scripts_the_others(shared: Pair) -> None:
-    from aiml_mock.testing import MockHandle
+    from aiml_mock.tools.testing import MockHandle
 
     handle = MockHandle.connect(str(shared.b.base_url), shared=True, tag="replicas")
     try:

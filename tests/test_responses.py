@@ -17,7 +17,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app, load_contract
-from aiml_mock.registry import example_request
+from aiml_mock.core.registry import example_request
 
 CONTRACT = load_contract()
 AUTH = {"authorization": "Bearer sk-test"}

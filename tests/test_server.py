@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from aiml_mock import ApiError, MockServer
-from aiml_mock.contract import ErrorStyle
-from aiml_mock.errors import error_body
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.contract import ErrorStyle
+from aiml_mock.core.errors import error_body
+from aiml_mock.core.settings import ProtocolName
 
 
 def test_server_listens_on_a_free_port_and_stops(protocol: ProtocolName) -> None:
@@ -96,9 +96,9 @@ def test_a_bug_answers_the_documented_500_and_the_same_connection_serves_the_nex
         protocol: ProtocolName, origin: str | None, dialect: ErrorStyle, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14: a bug of ours gets the 500 in the dialect, its traceback in the log once, and the connection
     kept alive (a generation without an Origin takes the fast path, one with an Origin the middleware stack)."""
-    import aiml_mock.app
+    import aiml_mock.web.app
 
-    real = aiml_mock.app.success_body
+    real = aiml_mock.web.app.success_body
     calls: list[int] = []
 
     def broken_once(*args: Any, **kwargs: Any) -> Any:
@@ -107,7 +107,7 @@ def test_a_bug_answers_the_documented_500_and_the_same_connection_serves_the_nex
             raise RuntimeError("a bug in the core")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(aiml_mock.app, "success_body", broken_once)
+    monkeypatch.setattr(aiml_mock.web.app, "success_body", broken_once)
     headers = {"Authorization": "Bearer sk-test", "Content-Type": "application/json"}
     if origin:
         headers["Origin"] = origin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.settings import Settings
+from aiml_mock.core.settings import Settings
 
 
 def test_environment_variables_use_the_setting_names() -> None:

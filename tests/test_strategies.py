@@ -9,8 +9,8 @@ import pytest
 from hypothesis import Phase, Verbosity, find, given, settings
 from hypothesis import strategies as st
 
-from aiml_mock.contract import load_contract
-from aiml_mock.strategies import (
+from aiml_mock.core.contract import load_contract
+from aiml_mock.tools.strategies import (
     InvalidRequest,
     UnsupportedSchema,
     check_schema,

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from aiml_mock.app import create_app
-from aiml_mock.contract import _deref, load_contract
-from aiml_mock.faults import FaultRule, parse_header_fault, parse_kinds, split_after
-from aiml_mock.settings import Settings
-from aiml_mock.streaming import coarser, error_frame, stream_frames
+from aiml_mock.core.contract import _deref, load_contract
+from aiml_mock.core.faults import FaultRule, parse_header_fault, parse_kinds, split_after
+from aiml_mock.core.settings import Settings
+from aiml_mock.core.streaming import coarser, error_frame, stream_frames
+from aiml_mock.web.app import create_app
 
 CONTRACT = load_contract("openai")
 EVENT = jsonschema_rs.validator_for(_deref({"$ref": "#/components/schemas/ImageStreamEvent"}, CONTRACT.document))
@@ -67,7 +67,7 @@ def test_a_fault_token_may_say_after_how_many_partial_images_it_strikes(token: s
 
 
 def test_bad_after_counts_are_refused_with_the_accepted_form() -> None:
-    from aiml_mock.faults import FaultDefaults
+    from aiml_mock.core.faults import FaultDefaults
 
     with pytest.raises(ValueError, match="drop@1"):
         parse_header_fault("drop@x", FaultDefaults())
@@ -112,7 +112,7 @@ stream.response.close()
 def test_check_reports_a_client_that_stopped_reading_a_stream_early() -> None:
     import sys
 
-    from aiml_mock.check import render, run_check
+    from aiml_mock.tools.check import render, run_check
 
     result = run_check([sys.executable, "-c", CLIENT_THAT_STOPS], Settings(profile="openai"))
     assert result.exit_code == 0 and not result.off_shape

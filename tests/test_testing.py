@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from aiml_mock import MockHandle, MockServer, Settings
-from aiml_mock.testing import client_env
+from aiml_mock.tools.testing import client_env
 
 
 def post(handle: MockHandle, **body: object) -> httpx.Response:

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from uvicorn.server import ServerState
 
-from aiml_mock._protocol import protocol_class
-from aiml_mock.app import create_app
-from aiml_mock.server import server_config
-from aiml_mock.settings import ProtocolName, Settings
-from aiml_mock.transport import SEND_WHOLE_KEY, TRANSPORT_KEY
+from aiml_mock.core.settings import ProtocolName, Settings
+from aiml_mock.hosting._protocol import protocol_class
+from aiml_mock.hosting.server import server_config
+from aiml_mock.web.app import create_app
+from aiml_mock.web.transport import SEND_WHOLE_KEY, TRANSPORT_KEY
 
 KEY = b"Bearer sk-test"
 
@@ -349,7 +349,7 @@ def test_an_inline_generation_waits_for_a_body_that_comes_in_pieces() -> None:
 
 def test_an_inline_generation_that_must_wait_goes_on_as_a_task() -> None:
     """A fault rule added after the protocol chose to run the request inline: the delay runs in a task."""
-    from aiml_mock.faults import FaultRule, Latency
+    from aiml_mock.core.faults import FaultRule, Latency
 
     app = create_app(Settings())
 
@@ -371,7 +371,7 @@ def test_an_inline_generation_that_must_wait_goes_on_as_a_task() -> None:
 def test_an_inline_generation_with_a_slow_render_renders_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # No model answers base64 in a slow format at 2048x2048 or more (FLUX answers URLs only): a WebP of 1024x1024
     # counts as slow here, so that the generation's render takes the thread.
-    monkeypatch.setattr("aiml_mock.app.BIG", 1024 * 1024)
+    monkeypatch.setattr("aiml_mock.web.app.BIG", 1024 * 1024)
     body = b'{"model":"openai/gpt-image-1","prompt":"a lighthouse","output_format":"webp","size":"1024x1024",' \
            b'"response_format":"b64_json"}'
     request = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
@@ -457,7 +457,7 @@ def test_an_inline_run_that_never_waits_makes_no_task() -> None:
 
 
 async def in_task_if(wanted: bool) -> None:
-    from aiml_mock.transport import in_task
+    from aiml_mock.web.transport import in_task
 
     if wanted:
         await in_task()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_mock.errors import ApiError
-from aiml_mock.images import ImageSpec
-from aiml_mock.urls import UrlSigner, file_name, spec_from_name
+from aiml_mock.core.errors import ApiError
+from aiml_mock.core.images import ImageSpec
+from aiml_mock.core.urls import UrlSigner, file_name, spec_from_name
 
 SPEC = ImageSpec(text="a fox 🦊", prompt_digest=b"12345678", model="dall-e-3", width=1024, height=1792, label="hd",
                  fmt="png", index=2)

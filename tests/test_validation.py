@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from aiml_mock.contract import Contract, load_contract
-from aiml_mock.errors import ApiError
-from aiml_mock.validation import check_content_type, parse_json, validate_request
+from aiml_mock.core.contract import Contract, load_contract
+from aiml_mock.core.errors import ApiError
+from aiml_mock.core.validation import check_content_type, parse_json, validate_request
 
 
 def test_defaults_fill_absent_and_null_fields() -> None:

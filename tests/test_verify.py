@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from aiml_mock import MockServer, load_contract
-from aiml_mock.cli import main
-from aiml_mock.verify import plan, verify
+from aiml_mock.hosting.cli import main
+from aiml_mock.tools.verify import plan, verify
 
 KEY = "sk-verify-test"
 
@@ -64,10 +64,10 @@ def test_a_mock_answering_200_is_caught_against_the_201_contract(capsys: pytest.
 
 def test_a_mock_answering_every_model_in_dall_e_s_shape_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """A regression to one shape for all: each model is held to its own response schema."""
-    import aiml_mock.app
-    from aiml_mock.generation import plan_for
+    import aiml_mock.web.app
+    from aiml_mock.core.generation import plan_for
 
-    monkeypatch.setattr(aiml_mock.app, "plan_for", lambda contract, model: plan_for(contract, "dall-e-2"))
+    monkeypatch.setattr(aiml_mock.web.app, "plan_for", lambda contract, model: plan_for(contract, "dall-e-2"))
     cases = plan(load_contract())
     server, _ = counted_server()
     with server:

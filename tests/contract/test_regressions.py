@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from aiml_mock import MockServer
-from aiml_mock.contract import load_contract
+from aiml_mock.core.contract import load_contract
 
 
 @pytest.mark.parametrize("profile", ["aimlapi", "openai"])

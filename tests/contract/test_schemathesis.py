@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from aiml_mock import Settings, create_app
-from aiml_mock.contract import Contract
-from aiml_mock.dimensions import size_rule_problem
+from aiml_mock.core.contract import Contract
+from aiml_mock.core.dimensions import size_rule_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PATH = "/v1/images/generations"

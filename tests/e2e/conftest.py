@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiml_mock import MockServer
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
 from tests.e2e.test_gpt_image_sdk import BLUE, GREEN, mask_png, near, picture
 from tests.test_cli import serve
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer, load_contract
-from aiml_mock.registry import example_request
+from aiml_mock.core.registry import example_request
 from tests.conftest import PROMPT
 
 openai = pytest.importorskip("openai", reason="the e2e suite needs the openai SDK (pip install -e '.[test]')")

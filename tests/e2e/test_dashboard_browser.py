@@ -52,7 +52,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 @contextmanager
 def serve(*args: str) -> Iterator[str]:
     """`aiml-mock serve` on a free port; its URL, read from the banner (which links the dashboard)."""
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", *args]
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", *args]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None

@@ -25,8 +25,8 @@ import pytest
 from PIL import Image
 
 from aiml_mock import Settings
-from aiml_mock.cli import build_parser
-from aiml_mock.settings import ENV_PREFIX
+from aiml_mock.core.settings import ENV_PREFIX
+from aiml_mock.hosting.cli import build_parser
 from tests.dockerfile import ROOT, DockerIgnore, Stage, materialise_stage, parse_dockerfile
 
 SEED_BODY = {
@@ -174,7 +174,7 @@ def test_wheel_built_from_the_context_carries_every_module_and_the_contract_file
 
 def test_installed_wheel_reads_the_contract_from_inside_the_package(image: Stage, installed: Path) -> None:
     env = image_environment(image, installed)
-    code = "from aiml_mock.contract import contracts_dir; print(contracts_dir())"
+    code = "from aiml_mock.core.contract import contracts_dir; print(contracts_dir())"
     found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                            cwd=installed)
     assert Path(found.stdout.strip()) == installed / "aiml_mock" / "contracts", found.stderr
@@ -214,7 +214,7 @@ def test_sigterm_stops_the_image_command_cleanly_with_a_client_connected(
 def test_wheel_carries_the_dashboards_templates_and_static_files(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     files = {path.relative_to(ROOT).as_posix() for folder in ("templates", "static")
-             for path in (ROOT / "aiml_mock" / folder).iterdir()}
+             for path in (ROOT / "aiml_mock" / "web" / folder).iterdir()}
     assert files and files <= names
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
 from tests.test_cli import serve
 
 openai = pytest.importorskip("openai", reason="the e2e suite needs the openai SDK (pip install -e '.[test]')")

@@ -63,7 +63,7 @@ class Served:
 
 @contextmanager
 def serve(*args: str) -> Iterator[Served]:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--journal-bytes", str(BOUND),
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--journal-bytes", str(BOUND),
                "--images-bytes", str(BOUND), *args]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "node" / "generate-image.js"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from aiml_mock import MockServer
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.settings import ProtocolName
 from tests.conftest import PROMPT
 
 openai = pytest.importorskip("openai", reason="the e2e suite needs the openai SDK (pip install -e '.[test]')")

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aiml_mock import MockServer
-from aiml_mock.cassette import REDACTED
+from aiml_mock.core.cassette import REDACTED
 
 KEY = "sk-live-4f9c2a7e1b3d5f60"
 TEST_ID = "tests/e2e/test_record_replay.py::test_x[cat]"
@@ -42,7 +42,7 @@ class ServeProcess:
     """`aiml-mock serve|proxy ARGS` on port 0, its URL read from the line it prints."""
 
     def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "aiml_mock.cli", *args, "--port", "0"],
+        self.process = subprocess.Popen([sys.executable, "-m", "aiml_mock", *args, "--port", "0"],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -207,7 +207,7 @@ def test_an_off_contract_answer_passes_unchanged_counted_and_drift_fails(tmp_pat
         paths = sorted(violation.path for violation in entry.violations)
         assert int(answer.headers["x-mock-violations"]) == len(entry.violations) >= 3
         assert "$.colour" in paths and "response.status" in paths and "response.created" in paths
-    drift = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "drift", str(tmp_path)], capture_output=True,
+    drift = subprocess.run([sys.executable, "-m", "aiml_mock", "drift", str(tmp_path)], capture_output=True,
                            text=True)
     assert drift.returncode == 1, drift.stdout + drift.stderr
     assert "dall-e-3:" in drift.stdout and "created" in drift.stdout and "status" in drift.stdout
@@ -217,7 +217,7 @@ def test_drift_passes_on_answers_that_keep_the_contract(upstream: ServeProcess, 
     with MockServer(upstream=upstream.url, replay=str(tmp_path), record_mode="all") as proxy, \
             client(proxy.base_url) as sdk:
         sdk.images.generate(model="openai/gpt-image-1", prompt="a tree")
-    drift = subprocess.run([sys.executable, "-m", "aiml_mock.cli", "drift", str(tmp_path)], capture_output=True,
+    drift = subprocess.run([sys.executable, "-m", "aiml_mock", "drift", str(tmp_path)], capture_output=True,
                            text=True)
     assert drift.returncode == 0, drift.stdout + drift.stderr
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from aiml_mock import MockServer
-from aiml_mock.faults import FaultRule
-from aiml_mock.journal import Entry
-from aiml_mock.settings import ProtocolName
+from aiml_mock.core.faults import FaultRule
+from aiml_mock.core.journal import Entry
+from aiml_mock.core.settings import ProtocolName
 from tests.conftest import PROMPT
 from tests.test_cli import serve
 

@@ -97,8 +97,8 @@ def test_a_command_whose_extra_is_missing_names_it_and_exits_2(core: Path) -> No
 
 
 def test_importing_a_feature_whose_extra_is_missing_names_it(core: Path) -> None:
-    result = run(core, "python", "-c", "import aiml_mock.strategies")
-    assert "MissingExtra: aiml_mock.strategies needs hypothesis" in result.stderr
+    result = run(core, "python", "-c", "import aiml_mock.tools.strategies")
+    assert "MissingExtra: aiml_mock.tools.strategies needs hypothesis" in result.stderr
     assert "pip install 'aiml-mock[contract]'" in result.stderr
 
 

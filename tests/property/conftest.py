@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
-from aiml_mock.contract import Contract
+from aiml_mock.core.contract import Contract
 
 AUTH = {"Authorization": "Bearer sk-test"}
 IMAGE_PATH = "/v1/images/generations"

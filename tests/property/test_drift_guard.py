@@ -14,8 +14,8 @@ import jsonschema_rs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiml_mock.contract import Contract
-from aiml_mock.strategies import image_requests, invalid_image_requests
+from aiml_mock.core.contract import Contract
+from aiml_mock.tools.strategies import image_requests, invalid_image_requests
 from tests.property.conftest import Mock
 
 _CHARS = st.characters(codec="utf-8")

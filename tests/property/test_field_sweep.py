@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiml_mock import Settings
-from aiml_mock.contract import ModelSpec, load_contract
-from aiml_mock.registry import example_request, example_value
-from aiml_mock.strategies import invalid_values, valid_values
+from aiml_mock.core.contract import ModelSpec, load_contract
+from aiml_mock.core.registry import example_request, example_value
+from aiml_mock.tools.strategies import invalid_values, valid_values
 from tests.property.conftest import AUTH, Mock
 
 CONTRACT = load_contract("aimlapi")
@@ -158,7 +158,7 @@ class Client:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """`aiml-mock serve` on a free port, its content policy off (schema-valid prompts are what is swept)."""
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--content-policy-terms", ""]
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--content-policy-terms", ""]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None and process.stderr is not None
         line = process.stdout.readline()

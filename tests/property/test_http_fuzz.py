@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiml_mock.contract import load_contract
-from aiml_mock.faults import parse_latency
+from aiml_mock.core.contract import load_contract
+from aiml_mock.core.faults import parse_latency
 
 ROUTES = [
     ("POST", "/v1/images/generations"), ("GET", "/v1/models"), ("GET", "/images/{name}"), ("GET", "/health"),
@@ -118,7 +118,7 @@ class Served:
 
 @pytest.fixture(scope="module", params=["fast", "stock"])
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    command = [sys.executable, "-m", "aiml_mock.cli", "serve", "--port", "0", "--protocol", request.param,
+    command = [sys.executable, "-m", "aiml_mock", "serve", "--port", "0", "--protocol", request.param,
                "--stall-seconds", "0.05", "--journal-bytes", str(256 * 1024)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiml_mock import Settings
-from aiml_mock.strategies import invalid_image_requests
+from aiml_mock.tools.strategies import invalid_image_requests
 from tests.property.conftest import Mock
 
 CONFIGURATIONS = {

@@ -10,10 +10,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from aiml_mock.contract import ModelSpec
-from aiml_mock.dimensions import IMAGE_SIZE_PRESETS, object_defaults
-from aiml_mock.strategies import image_requests
-from aiml_mock.validation import validate_request
+from aiml_mock.core.contract import ModelSpec
+from aiml_mock.core.dimensions import IMAGE_SIZE_PRESETS, object_defaults
+from aiml_mock.core.validation import validate_request
+from aiml_mock.tools.strategies import image_requests
 from tests.property.conftest import Mock
 
 PIXEL_BUDGET = 6_000_000  # decoded pixels per example in the image tests (decoding is the slow part)

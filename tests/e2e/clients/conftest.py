@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from aiml_mock import MockHandle
-from aiml_mock.journal import Entry
+from aiml_mock.core.journal import Entry
 
 KEY = "sk-client-matrix"
 PROMPT = "A lighthouse on a cliff at dusk"
