@@ -6,7 +6,6 @@ deliberately off-contract Starlette app for the violation and drift paths.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -14,7 +13,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -24,15 +22,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 from PIL import Image
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from aiml_mock import MockServer
 from aiml_mock.core.cassette import REDACTED
+from tests.e2e.upstreams import OFF_CONTRACT, off_contract_upstream
 
 KEY = "sk-live-4f9c2a7e1b3d5f60"
 TEST_ID = "tests/e2e/test_record_replay.py::test_x[cat]"
@@ -63,37 +57,6 @@ def upstream() -> Iterator[ServeProcess]:
     yield server
     if server.process.poll() is None:
         server.stop()
-
-
-class ThreadServer:
-    """A small ASGI app under uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
-                                       daemon=True)
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.005)  # uvicorn offers no started event to wait on; a few ms at start-up
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
-OFF_CONTRACT = b'{"data":[{"url":42}],"extra":true}'  # no `created`, a number for a URL: two breaches
-
-
-async def off_contract(request: Request) -> Response:
-    await request.body()
-    return Response(OFF_CONTRACT, 200, {"x-request-id": "req-1"}, "application/json")
 
 
 def client(base_url: str, **headers: str) -> openai.OpenAI:
@@ -198,8 +161,7 @@ def test_replay_miss_mock_answers_from_the_mock(tmp_path: Path) -> None:
 
 
 def test_an_off_contract_answer_passes_unchanged_counted_and_drift_fails(tmp_path: Path) -> None:
-    app = Starlette(routes=[Route("/v1/images/generations", off_contract, methods=["POST"])])
-    with ThreadServer(app) as bad, MockServer(upstream=bad.url, replay=str(tmp_path), record_mode="all") as proxy:
+    with off_contract_upstream() as bad, MockServer(upstream=bad.url, replay=str(tmp_path), record_mode="all") as proxy:
         answer = httpx.post(f"{proxy.base_url}/images/generations", json={"model": "dall-e-3", "prompt": "x",
                             "colour": "red"}, headers={"authorization": f"Bearer {KEY}"})
         assert answer.content == OFF_CONTRACT and answer.status_code == 200
