@@ -320,6 +320,7 @@ def test_every_view_on_one_replica_shows_the_requests_sent_to_the_other(
     assert "7 images" in gallery and gallery.count("<figure") == 7  # the typo is answered too
     assert "state redis://127.0.0.1:" in gallery  # the badge: this is the shared view
     assert len(b.get(f"{UI}/export.json").json()["requests"]) == 5  # and the download
+    assert b.get(f"{UI}/export.zip").headers["x-mock-exported"] == "4"  # A's exchanges, as a cassette
     assert b.get(f"{UI}/requests/999999").status_code == 404
 
 

@@ -17,8 +17,12 @@ import copy
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +260,9 @@ class Cassette:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._fresh: set[str] = set()
+        if self.root.is_file():  # an exported journal (`GET /__mock/export`): replayed from a copy unpacked
+            self.root = unpack(self.root)
+            weakref.finalize(self, shutil.rmtree, self.root, True)
         if self.root.is_dir():
             for path in sorted(self.root.glob("*.json")):
                 self.recordings.append(self._loaded(path))
@@ -354,6 +361,21 @@ class Cassette:
             recording = Recording(path, json.loads(text), key, uses=1)
             self.recordings = [item for item in self.recordings if item.path != path] + [recording]
         return recording
+
+
+def unpack(archive: Path) -> Path:
+    """A zipped cassette unpacked into a new temporary directory; `ValueError` naming a file that is not one."""
+    if not zipfile.is_zipfile(archive):
+        raise ValueError(f"{archive} is not a cassette: give a directory, or a .zip of one (GET /__mock/export)")
+    target = Path(tempfile.mkdtemp(prefix="aiml-mock-cassette-"))
+    with zipfile.ZipFile(archive) as opened:
+        for info in opened.infolist():
+            parts = Path(info.filename).parts
+            if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
+                shutil.rmtree(target, True)
+                raise ValueError(f"{archive} holds a file outside the cassette: {info.filename!r}")
+        opened.extractall(target)
+    return target
 
 
 def glob_escape(text: str) -> str:

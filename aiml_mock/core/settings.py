@@ -99,7 +99,7 @@ class Settings:
     admin: bool = setting(True, "serve the admin API under /__mock/ (--no-admin: 404)")
     admin_token: str | None = setting(None, "require Authorization: Bearer TOKEN on the admin API")
     # record, replay and the validating proxy (proxy.py, cassette.py, replay.py; docs/record-replay.md)
-    replay: str | None = setting(None, "answer from the cassette in this directory (`aiml-mock proxy --record DIR`)")
+    replay: str | None = setting(None, "answer from the cassette in this directory or .zip (`proxy --record DIR`)")
     record_mode: RecordMode = setting(
         "none", "with --replay: none (replay only), once (record what is missing through --upstream, then replay), "
         "all (forward and re-record everything)")
@@ -219,6 +219,9 @@ def _check_realism(settings: Settings) -> None:
             raise ValueError(f"replay_latency is recorded, none or a factor, not {settings.replay_latency!r}") from None
     if settings.record_mode != "none" and not settings.replay:
         raise ValueError(f"record_mode {settings.record_mode} needs a cassette directory (replay)")
+    if settings.record_mode != "none" and settings.replay and settings.replay.lower().endswith(".zip"):
+        raise ValueError(f"record_mode {settings.record_mode} records into a directory, not an archive: "
+                         f"unzip {settings.replay} first")
     if settings.max_requests is not None and settings.max_requests < 0:
         raise ValueError("max_requests cannot be negative")
     if settings.upstream_keepalive < 0:

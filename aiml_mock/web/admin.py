@@ -7,6 +7,7 @@
     GET    /__mock/requests?path=&status=&model=&limit=      the journal, newest first
     DELETE /__mock/requests                                  clear it
     GET    /__mock/images?downloaded=true|false              images generated, and whether each was fetched
+    GET    /__mock/export                                    the journal as a zipped cassette (`serve --replay`)
     DELETE /__mock/images
     POST   /__mock/reset                                     all of the above cleared, the random faults restarted
     GET    /__mock/ui                                        the dashboard (aiml_mock/web/dashboard.py)
@@ -18,11 +19,14 @@ Admin requests are not journaled. Mistakes get a 4xx in the configured error dia
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio.to_thread
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from aiml_mock.core.errors import ApiError, StoreUnavailable, unreachable_error
@@ -223,6 +227,21 @@ async def clear_images(request: Request) -> Response:
     return json_response(200, {"cleared": count})
 
 
+async def export_cassette(request: Request) -> Response:
+    """The journal (every replica's with `--state`) as a zipped cassette, for `serve --replay` (export.py)."""
+    from aiml_mock.core.export import Renderer, write_archive
+
+    state = state_of(request)
+    entries = state.journal.entries() if state.shared is None else (await state.shared.entries())[0]
+    renderer = Renderer(state.contract, state.cache, state.settings.seed)
+    path, report = await anyio.to_thread.run_sync(write_archive, entries, renderer)
+    name = time.strftime("aiml-mock-cassette-%Y%m%d-%H%M%S.zip")
+    headers = {"content-disposition": f'attachment; filename="{name}"', "x-mock-exported": str(report.written),
+               "x-mock-left-out": str(len(report.left_out)), "cache-control": "no-store"}
+    return FileResponse(path, headers=headers, media_type="application/zip",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
 async def reset(request: Request) -> Response:
     state = state_of(request)
     if state.shared is not None:
@@ -238,7 +257,7 @@ async def index(request: Request) -> Response:
 _ENDPOINTS = (
     ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("DELETE", "/faults/{id}"), ("PUT", "/latency"),
     ("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/images"), ("DELETE", "/images"), ("POST", "/reset"),
-    ("GET", "/usage"), ("GET", "/ui"),
+    ("GET", "/usage"), ("GET", "/export"), ("GET", "/ui"),
 )
 
 
@@ -260,5 +279,6 @@ def admin_routes() -> list[Route]:
         route("/images", clear_images, "DELETE"),
         route("/reset", reset, "POST"),
         route("/usage", usage, "GET"),
+        route("/export", export_cassette, "GET"),
         *dashboard_routes(),
     ]

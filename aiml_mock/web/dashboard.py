@@ -5,6 +5,7 @@
     GET  /__mock/ui/images              the gallery of the images served
     GET  /__mock/ui/controls            fault rules, latency, clearing and exporting the journal, the spend
     GET  /__mock/ui/export.json         the journal as a JSON download
+    GET  /__mock/ui/export.zip          the journal as a zipped cassette (`serve --replay` answers it again)
     GET|POST /__mock/ui/login, POST /__mock/ui/logout   the admin token as an HttpOnly, SameSite=Strict cookie
 
 Pages are Jinja2 templates (autoescaped: every prompt, header and body a client sent is shown as text) and
@@ -617,6 +618,7 @@ def dashboard_routes() -> list[Route]:
         at("/image/{name:str}", page(image_file), "GET"),
         at("/controls", page(controls_page), "GET"),
         at("/export.json", page(export), "GET"),
+        at("/export.zip", page(admin.export_cassette), "GET"),
         at("/login", login_form, "GET"),
         at("/login", login, "POST"),
         at("/logout", logout, "POST"),
