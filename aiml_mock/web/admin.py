@@ -280,5 +280,7 @@ def admin_routes() -> list[Route]:
         route("/reset", reset, "POST"),
         route("/usage", usage, "GET"),
         route("/export", export_cassette, "GET"),
-        *dashboard_routes(),
+        *dashboard_routes({"add_faults": add_faults, "clear_faults": clear_faults, "delete_fault": delete_fault,
+                           "set_latency": set_latency, "clear_requests": clear_requests,
+                           "export_cassette": export_cassette}),
     ]

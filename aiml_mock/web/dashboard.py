@@ -602,11 +602,11 @@ async def static_file(request: Request) -> Response:
     return FileResponse(path, headers=headers, media_type=kind)
 
 
-def dashboard_routes() -> list[Route]:
+def dashboard_routes(admin: Mapping[str, Handler]) -> list[Route]:
     """The dashboard's routes, served with the admin API (so `--no-admin` leaves them out too). Its controls are
-    the admin API's own handlers behind the dashboard's guard: a rule, the latency or a clear acts exactly as
-    through `/__mock/...`, on the shared store with `--state`."""
-    from aiml_mock.web import admin
+    the admin API's own handlers (`admin`, by name: the admin module includes these routes) behind the
+    dashboard's guard: a rule, the latency, a clear or an export acts exactly as through `/__mock/...`, on the
+    shared store with `--state`."""
 
     def at(path: str, handler: Handler, *methods: str) -> Route:
         return Route(UI_PREFIX + path, handler, methods=list(methods))
@@ -618,16 +618,16 @@ def dashboard_routes() -> list[Route]:
         at("/image/{name:str}", page(image_file), "GET"),
         at("/controls", page(controls_page), "GET"),
         at("/export.json", page(export), "GET"),
-        at("/export.zip", page(admin.export_cassette), "GET"),
+        at("/export.zip", page(admin["export_cassette"]), "GET"),
         at("/login", login_form, "GET"),
         at("/login", login, "POST"),
         at("/logout", logout, "POST"),
         at("/api/requests", api(requests_api), "GET"),
         at("/api/state", api(state_api), "GET"),
-        at("/api/faults", api(admin.add_faults, write=True), "POST"),
-        at("/api/faults", api(admin.clear_faults, write=True), "DELETE"),
-        at("/api/faults/{rule_id:int}", api(admin.delete_fault, write=True), "DELETE"),
-        at("/api/latency", api(admin.set_latency, write=True), "PUT"),
-        at("/api/requests", api(admin.clear_requests, write=True), "DELETE"),
+        at("/api/faults", api(admin["add_faults"], write=True), "POST"),
+        at("/api/faults", api(admin["clear_faults"], write=True), "DELETE"),
+        at("/api/faults/{rule_id:int}", api(admin["delete_fault"], write=True), "DELETE"),
+        at("/api/latency", api(admin["set_latency"], write=True), "PUT"),
+        at("/api/requests", api(admin["clear_requests"], write=True), "DELETE"),
         at("/static/{name:str}", static_file, "GET"),
     ]
