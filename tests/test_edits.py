@@ -115,3 +115,28 @@ def test_strict_refuses_a_field_the_aimlapi_edit_form_does_not_define() -> None:
         "/v1/images/edits", headers=AUTH, data={"prompt": "x", "stream": "true"},
         files=[("image", ("a.png", png(8, 8), "image/png"))])
     assert answer.status_code == 400 and answer.json()["message"].endswith('at "stream"')
+
+
+@pytest.mark.parametrize(("rule", "status", "words"), [
+    ({"kind": "content_policy"}, 400, "safety system"),
+    ({"status": 500}, 500, ""),
+])
+def test_an_edit_gets_the_fault_a_generation_would(rule: dict[str, object], status: int, words: str) -> None:
+    client = TestClient(create_app(Settings(profile="openai")))
+    assert client.post("/__mock/faults", json={**rule, "times": 1}).status_code == 201
+    answer = client.post("/v1/images/edits", headers=AUTH, data={"model": "dall-e-2", "prompt": "x"},
+                         files=[("image", ("a.png", png(8, 8), "image/png"))])
+    assert answer.status_code == status and words in answer.text
+    assert client.get("/__mock/requests").json()["requests"][0]["fault"] == (rule.get("kind") or str(rule["status"]))
+    assert client.get("/__mock/usage").json()["total"]["requests"] == 0  # a refused edit books nothing
+
+
+def test_an_edits_url_image_is_in_the_registry_with_its_downloads() -> None:
+    client = TestClient(create_app(Settings(profile="openai")))
+    answer = client.post("/v1/images/variations", headers=AUTH, data={"size": "256x256"},
+                         files=[("image", ("a.png", png(8, 8), "image/png"))])
+    url = answer.json()["data"][0]["url"]
+    assert client.get("/__mock/images", params={"downloaded": "false"}).json()["images"][0]["url"] == url
+    assert client.get(url.removeprefix("http://testserver")).status_code == 200
+    listed = client.get("/__mock/images").json()["images"]
+    assert [(record["url"], record["downloads"], record["model"]) for record in listed] == [(url, 1, "dall-e-2")]

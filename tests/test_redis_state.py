@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from aiml_mock.core.auth import redact
 from aiml_mock.core.settings import Settings
 from tests.serving import serve_process
 
@@ -254,3 +257,97 @@ def test_a_handle_connected_to_one_replica_sees_and_scripts_the_others(shared: P
         assert handle.spent_usd == pytest.approx(PRICE)
     finally:
         handle.close()
+
+
+# -- edits and variations on the shared state (the OpenAI profile's dall-e-2: `url` answers) -------------------
+
+
+def small_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (32, 32), (0, 120, 200, 255)).save(out, format="PNG")
+    return out.getvalue()
+
+
+UPLOAD = small_png()
+
+
+def edit(client: httpx.Client, key: str, prompt: str = "a hat on it", path: str = "/v1/images/edits",
+         **fields: str) -> httpx.Response:
+    data = {"model": "dall-e-2", "size": "256x256", **fields}
+    if path.endswith("edits"):
+        data["prompt"] = prompt
+    return client.post(path, headers={"Authorization": f"Bearer {key}"}, data=data,
+                       files=[("image", ("in.png", UPLOAD, "image/png"))])
+
+
+@pytest.fixture(scope="module")
+def openai_pair(redis_url: str) -> Iterator[Pair]:
+    state = redis_url.rpartition("/")[0] + "/1"  # a database of their own
+    flags = ("--profile", "openai", "--rate-limit", "5/min")
+    with replica(state, *flags) as a_url, replica(state, *flags) as b_url, \
+            httpx.Client(base_url=a_url, timeout=20) as a, httpx.Client(base_url=b_url, timeout=20) as b:
+        yield Pair(a, b)
+
+
+@pytest.fixture
+def edits(openai_pair: Pair) -> Pair:
+    assert openai_pair.b.post("/__mock/reset").status_code == 200
+    return openai_pair
+
+
+def test_an_edit_or_variation_url_issued_by_one_replica_downloads_from_the_other(edits: Pair) -> None:
+    for path in ("/v1/images/edits", "/v1/images/variations"):
+        answer = edit(edits.a, fresh_key(), f"issued by a {uuid.uuid4().hex}", path=path)
+        assert answer.status_code == 200, answer.text
+        url = answer.json()["data"][0]["url"]
+        image = edits.b.get(httpx.URL(url).raw_path.decode())
+        assert image.status_code == 200, image.text
+        assert image.headers["content-type"] == "image/png" and image.content.startswith(b"\x89PNG")
+        listed = edits.b.get("/__mock/images", params={"downloaded": "true"}).json()["images"]
+        assert [(record["url"], record["downloads"]) for record in listed][:1] == [(url, 1)]
+        forged = httpx.URL(url).raw_path.decode().replace("sig=", "sig=x")
+        assert edits.b.get(forged).status_code == 403
+
+
+def test_a_rate_limit_admits_exactly_five_edits_and_generations_across_both(edits: Pair) -> None:
+    key = fresh_key()
+    statuses = []
+    for index in range(8):
+        client = edits.both()[index % 2]
+        if index % 3 == 0:
+            statuses.append(generate(client, key).status_code)
+        else:
+            statuses.append(edit(client, key, f"edit {index}").status_code)
+    assert statuses == [200] * 5 + [429] * 3, statuses
+    refused = edit(edits.b, key)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_a_times_2_fault_rule_set_on_one_replica_fires_twice_on_edits_over_both(edits: Pair) -> None:
+    key = fresh_key()
+    added = edits.a.post("/__mock/faults", json={"status": 503, "times": 2, "key": key})
+    assert added.status_code == 201
+    statuses = [edit(edits.both()[(index + 1) % 2], key, f"faulted {index}").status_code for index in range(4)]
+    assert statuses == [503, 503, 200, 200], statuses  # B, A, B, A: the rule's two uses taken once in all
+    assert edits.b.get("/__mock/faults").json()["rules"] == []
+    journal = edits.a.get("/__mock/requests", params={"path": "/v1/images/edits"}).json()["requests"]
+    assert sorted(entry["fault"] or "-" for entry in journal) == ["-", "-", "503", "503"]
+
+
+def test_concurrent_edits_on_both_replicas_lose_no_journal_entry_and_are_all_booked(edits: Pair) -> None:
+    keys = [f"sk-{'e' * (12 + index)}" for index in range(7)]  # told apart in the journal by their lengths
+    jobs = [(edits.both()[index % 2], keys[index % 7], f"concurrent edit {index}") for index in range(60)]
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda job: edit(*job).status_code, jobs))
+    assert statuses.count(200) == 35 and statuses.count(429) == 25  # seven keys, five a minute each
+    journal = edits.b.get("/__mock/requests", params={"path": "/v1/images/edits"}).json()
+    assert journal["total"] == 60 and journal["unrecorded"] == 0
+    assert len({entry["id"] for entry in journal["requests"]}) == 60
+    sent = Counter((redact(job[1]), status) for job, status in zip(jobs, statuses, strict=True))
+    assert Counter((entry["key"], entry["status"]) for entry in journal["requests"]) == sent
+    usage = edits.a.get("/__mock/usage").json()
+    assert usage["total"]["requests"] == 35 and usage["by_model"]["dall-e-2"]["images"] == 35
+    assert len(edits.a.get("/__mock/images").json()["images"]) == 35

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import orjson
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from aiml_mock.core.auth import check_bearer
 from aiml_mock.core.edits import EDIT, VARIATION, caption, check_fields, check_uploads, output_size, render, rules_for
-from aiml_mock.core.errors import ApiError, out_of_credits_error
+from aiml_mock.core.errors import ApiError, StoreUnavailable, out_of_credits_error, unreachable_error
 from aiml_mock.core.faults import FAULT_HEADER, LATENCY_HEADER
 from aiml_mock.core.forms import Form
 from aiml_mock.core.generation import CONTENT_TYPES, openai_usage, plan_for, planned_body, resolved_settings
@@ -25,10 +26,30 @@ from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
 from aiml_mock.core.streaming import coarser, stream_frames
 from aiml_mock.core.validation import ImageRequest
+from aiml_mock.web._route_steps import (
+    answer_fault,
+    keep_images,
+    pick_fault,
+    shared_admit,
+    shared_charge,
+    shared_fault,
+    strikes_mid_stream,
+)
 from aiml_mock.web.recording import exchange_of
-from aiml_mock.web.responses import JSONAnswer, Unanswered, error_response, event_stream, new_request_id
+from aiml_mock.web.responses import (
+    JSONAnswer,
+    Truncated,
+    Unanswered,
+    error_response,
+    event_stream,
+    malformed,
+    new_request_id,
+)
 from aiml_mock.web.state import MockState, state_of
 from aiml_mock.web.uploads import read_form
+
+if TYPE_CHECKING:
+    from aiml_mock.web.redis_state import RedisState
 
 EDIT_PREFIX = "upload-"  # names of images drawn from uploads, kept in memory (`RENDERED_MAX` of them)
 RENDERED_MAX = 64
@@ -36,9 +57,17 @@ IMAGE_TOKENS_PER_INPUT = 323  # the mock's flat estimate of one input image's to
 _rendered: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
 
 
-def rendered_image(name: str) -> tuple[bytes, str] | None:
-    """An image drawn from an upload (a dall-e-2 `url` answer), by its file name."""
-    return _rendered.get(name)
+async def rendered_image(state: MockState, name: str) -> tuple[bytes, str] | None:
+    """An image drawn from an upload (a `url` answer), by its file name: kept here, or with `--state` by another
+    replica (503 naming the store while it is away)."""
+    found = _rendered.get(name)
+    if found is not None or state.shared is None:
+        return found
+    try:
+        content = await state.shared.rendered(name)
+    except StoreUnavailable as error:
+        raise unreachable_error(error) from None
+    return None if content is None else (content, CONTENT_TYPES[name.rpartition(".")[2]])
 
 
 def _keep(content: bytes, fmt: str) -> str:
@@ -74,9 +103,12 @@ async def _answer(request: Request, operation: str) -> Response:
     state = state_of(request)
     exchange = exchange_of(request.scope)
     form: Form | None = None
+    limits: dict[str, str] | None = None
     try:
         key = exchange.key = check_bearer(request.headers.get("authorization"), state.settings.api_keys)
-        limits = state.limiter.admit(key) if state.limiter is not None else None
+        shared = state.shared
+        if state.limiter is not None:
+            limits = state.limiter.admit(key) if shared is None else await shared_admit(shared, state.limiter, key)
         total = 17 * 50 * 1024 * 1024
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > total:
@@ -99,16 +131,20 @@ async def _answer(request: Request, operation: str) -> Response:
         exchange.note_request(image_request)
         if operation == EDIT and prompt:
             state.policy.check(prompt)
+        streamed = params.get("stream") is True and rules.streams is not None
         fault = None
         if state.faults.active or state.settings.fault_headers:
-            honoured = state.settings.fault_headers
-            fault = state.faults.pick(image_request, key, request.headers.get(FAULT_HEADER) if honoured else None,
-                                      request.headers.get(LATENCY_HEADER) if honoured else None)
-            exchange.fault = fault.label if fault is not None else None
-        if fault is not None and fault.kind == "error":
-            raise fault.error(state.faults.limit)
+            fault_header, latency_header = request.headers.get(FAULT_HEADER), request.headers.get(LATENCY_HEADER)
+            fault = (pick_fault(state, exchange, image_request, key, fault_header, latency_header) if shared is None
+                     else await shared_fault(state, shared, exchange, image_request, key, fault_header, latency_header))
+            if fault is not None and not (streamed and strikes_mid_stream(fault)):
+                early = await answer_fault(request, fault, state, request_id, started)
+                if early is not None:
+                    return early
         cost = state.prices.cost(rules.model, params, image_request.count, prompt)
-        if not state.ledger.charge(key, rules.model, cost, request.headers.get(TEST_HEADER)):
+        test = request.headers.get(TEST_HEADER)
+        if not (state.ledger.charge(key, rules.model, cost, test) if shared is None
+                else await shared_charge(state, shared, key, rules.model, cost, test)):
             raise out_of_credits_error(state.contract.error_style)
         exchange.cost = cost
         label = "edit" if operation == EDIT else "variation"
@@ -122,37 +158,51 @@ async def _answer(request: Request, operation: str) -> Response:
         usage["input_tokens_details"]["image_tokens"] = IMAGE_TOKENS_PER_INPUT * len(images)
         usage["input_tokens"] += IMAGE_TOKENS_PER_INPUT * len(images)
         usage["total_tokens"] += IMAGE_TOKENS_PER_INPUT * len(images)
-        if params.get("stream") is True and rules.streams:
+        if streamed:
+            assert rules.streams is not None
             partials = await anyio.to_thread.run_sync(
                 lambda: [coarser(content, fmt, int(params.get("partial_images", 0))) for content in contents])
             frames = stream_frames(rules.streams, contents, partials, settings=resolved_settings(image_request),
                                    created=int(now), usage=usage)
             return event_stream(frames, fault, state, request_id, started, limits)
-        body = _body(rules.delivery is not None, image_request, contents, now, usage, state, request, cost)
+        names = [_keep(content, fmt) for content in contents] if delivery != "b64_json" else []
+        if names and shared is not None:
+            await share_rendered(shared, names, contents, state.signer.ttl)
+        body = _body(rules.delivery is not None, image_request, contents, names, now, usage, state, request, cost)
     except ApiError as error:
         exchange.note_error(error, form.fields if form is not None else None, state.contract)
+        if limits:
+            error.headers.update(limits)
         return error_response(error, request, request_id, started)
     finally:
         if form is not None:
             form.close()
     exchange.note_payload(body, image_request, cost)
-    return JSONAnswer(orjson.dumps(body), 200, request_id, started, limits)
+    if isinstance(body.get("data"), list):
+        keep_images(state, exchange, image_request, body["data"], now)
+    response = JSONAnswer(orjson.dumps(body), 200, request_id, started, limits)
+    if fault is not None and fault.kind in ("truncate", "malformed"):
+        return Truncated(response) if fault.kind == "truncate" else malformed(response)
+    return response
 
 
-def _body(gpt: bool, request: ImageRequest, contents: list[bytes], now: float, usage: dict[str, Any],
-          state: MockState, http: Request, cost: Cost) -> dict[str, Any]:
+async def share_rendered(shared: RedisState, names: list[str], contents: list[bytes], ttl: float) -> None:
+    """With `--state`: the images drawn from an upload in the store too, so that any replica serves their URLs
+    (this replica keeps them either way; while the store is away only this one can)."""
+    with contextlib.suppress(StoreUnavailable):
+        await shared.keep_rendered(dict(zip(names, contents, strict=True)), ttl, RENDERED_MAX)
+
+
+def _body(gpt: bool, request: ImageRequest, contents: list[bytes], names: list[str], now: float,
+          usage: dict[str, Any], state: MockState, http: Request, cost: Cost) -> dict[str, Any]:
     """OpenAI's ImagesResponse (a GPT model's: b64_json, the resolved settings, usage; or dall-e-2's), or on the
-    AI/ML API the body its generations answer for the model (`meta.usage` and all, by its response schema)."""
-    names: list[str] = []
+    AI/ML API the body its generations answer for the model (`meta.usage` and all, by its response schema).
+    `names`: the kept images' file names, for a `url` answer."""
     if request.response_format == "b64_json":
         delivered = [base64.b64encode(content).decode("ascii") for content in contents]
     else:
         base = state.settings.public_url.rstrip("/") if state.settings.public_url else str(http.base_url).rstrip("/")
-        delivered = []
-        for content in contents:
-            name = _keep(content, request.fmt)
-            names.append(name)
-            delivered.append(f"{base}/images/{name}?{state.signer.query(name, now)}")
+        delivered = [f"{base}/images/{name}?{state.signer.query(name, now)}" for name in names]
     if state.contract.profile == "aimlapi":
         body = planned_body(plan_for(state.contract, request.model), request, delivered, names or [
             f"{EDIT_PREFIX}{index}" for index in range(len(contents))], None, seed=state.settings.seed, now=now,

@@ -12,7 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 import orjson
@@ -28,7 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from aiml_mock import __version__
 from aiml_mock.core.auth import check_bearer
 from aiml_mock.core.contract import IMAGE_PATH, Violation
-from aiml_mock.core.errors import ApiError, StoreUnavailable, out_of_credits_error
+from aiml_mock.core.errors import ApiError, out_of_credits_error
 from aiml_mock.core.faults import FAULT_HEADER, LATENCY_HEADER, Fault
 from aiml_mock.core.generation import (
     CONTENT_TYPES,
@@ -42,37 +42,38 @@ from aiml_mock.core.generation import (
 from aiml_mock.core.images import RENDERER, ImageCache
 from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
-from aiml_mock.core.ratelimit import RateLimiter
 from aiml_mock.core.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.core.settings import Settings
 from aiml_mock.core.streaming import Frame, coarser, stream_frames
 from aiml_mock.core.urls import spec_from_name
 from aiml_mock.core.validation import ImageRequest, check_content_type, parse_json, validate_request
-from aiml_mock.web._draining import shutting_down
 from aiml_mock.web._edit_routes import EDIT_PREFIX, RENDERED_MAX, create_edit, create_variation, rendered_image
+from aiml_mock.web._route_steps import (
+    answer_fault,
+    keep_images,
+    mark_downloaded,
+    pick_fault,
+    shared_admit,
+    shared_charge,
+    shared_fault,
+    strikes_mid_stream,
+)
 from aiml_mock.web.admin import admin_routes
 from aiml_mock.web.cors import VARY_ORIGIN, CORSMiddleware, VaryOrigin
 from aiml_mock.web.recording import ADMIN_PREFIX, RecordingMiddleware, exchange_of, open_exchange, route_violation
 from aiml_mock.web.responses import (
-    Dropped,
     JSONAnswer,
-    Stalled,
     Truncated,
     Unanswered,
     api_headers,
-    draining_over,
     error_response,
     event_stream,
     json_response,
     malformed,
     new_request_id,
-    pause,
 )
 from aiml_mock.web.state import FRONT_PENDING, AppState, MockState, build_state, state_of
 from aiml_mock.web.transport import INLINE_BODY_MAX, SEND_WHOLE_KEY, attach, hold, in_task, transport_of
-
-if TYPE_CHECKING:
-    from aiml_mock.web.redis_state import RedisState
 
 BIG = 2048 * 2048  # pixels from which a JPEG, WebP or TIFF render takes milliseconds (4096x4096 JPEG ~13 ms)
 
@@ -184,8 +185,9 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         state.policy.check(image_request.prompt)
         streamed = image_request.params.get("stream") is True
         if state.faults.active or (settings.fault_headers and (_FAULT_HEADER in headers or _LATENCY_HEADER in headers)):
-            fault = (pick_fault(scope, headers, state, image_request, key) if shared is None
-                     else await shared_fault(scope, headers, state, shared, image_request, key))
+            fault_header, latency_header = _text(headers.get(_FAULT_HEADER)), _text(headers.get(_LATENCY_HEADER))
+            fault = (pick_fault(state, exchange, image_request, key, fault_header, latency_header) if shared is None
+                     else await shared_fault(state, shared, exchange, image_request, key, fault_header, latency_header))
             if fault is not None and not (streamed and strikes_mid_stream(fault)):
                 await in_task()  # the delay and the stall wait with asyncio's timeouts
                 early = await answer_fault(Request(scope, receive), fault, state, request_id, started)
@@ -194,7 +196,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
         cost = state.prices.cost(image_request.model, image_request.params, image_request.count, image_request.prompt)
         test = _text(headers.get(_TEST_HEADER))
         if not (state.ledger.charge(key, image_request.model, cost, test) if shared is None
-                else await shared_charge(shared, key, image_request.model, cost, test or state.ledger.test)):
+                else await shared_charge(state, shared, key, image_request.model, cost, test)):
             raise out_of_credits_error(state.contract.error_style)
         now = time.time()
         if streamed:
@@ -220,11 +222,7 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             error.headers.update(limits)
         return error_response(error, Request(scope, receive), request_id, started)
     exchange.note_payload(payload, image_request, cost)
-    if shared is None:
-        state.images.register(image_request, payload["data"], created=now, ttl=state.signer.ttl,
-                              entry_id=exchange.id)
-    else:
-        exchange.images = shared.image_batch(image_request, payload["data"], created=now, ttl=state.signer.ttl)
+    keep_images(state, exchange, image_request, payload["data"], now)
     response = JSONAnswer(orjson.dumps(payload), state.contract.success_status(image_request.model), request_id,
                           started, limits)
     if fault is not None and fault.kind in ("truncate", "malformed"):
@@ -234,73 +232,6 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
 
 _FAULT_HEADER, _LATENCY_HEADER = FAULT_HEADER.lower().encode(), LATENCY_HEADER.lower().encode()
 _TEST_HEADER = TEST_HEADER.lower().encode()
-
-
-def pick_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, image_request: ImageRequest, key: str
-               ) -> Fault | None:
-    """The fault (or latency) this generation gets, from the configured rules or the request's headers."""
-    honoured = state.settings.fault_headers
-    fault_header = _text(headers.get(_FAULT_HEADER)) if honoured else None
-    latency_header = _text(headers.get(_LATENCY_HEADER)) if honoured else None
-    fault = state.faults.pick(image_request, key, fault_header, latency_header)
-    if fault is not None:
-        exchange_of(scope).fault = fault.label
-    return fault
-
-
-# -- with `--state`: the shared store, failing open (a store away never stops generations) ------------------
-
-
-async def shared_admit(shared: RedisState, limiter: RateLimiter, key: str) -> dict[str, str] | None:
-    try:
-        return await shared.admit(limiter, key)
-    except StoreUnavailable:
-        return None
-
-
-async def shared_fault(scope: Scope, headers: dict[bytes, bytes], state: MockState, shared: RedisState,
-                       image_request: ImageRequest, key: str) -> Fault | None:
-    """`pick_fault` with the scripted rules in the store (none apply while it is away)."""
-    honoured = state.settings.fault_headers
-    fault_header = _text(headers.get(_FAULT_HEADER)) if honoured else None
-    latency_header = _text(headers.get(_LATENCY_HEADER)) if honoured else None
-    try:
-        fault = await shared.pick(state.faults, image_request, key, fault_header, latency_header)
-    except StoreUnavailable:
-        fault = state.faults.pick(image_request, key, fault_header, latency_header, shared=True)
-    if fault is not None:
-        exchange_of(scope).fault = fault.label
-    return fault
-
-
-async def shared_charge(shared: RedisState, key: str, model: str, cost: Cost, test: str | None) -> bool:
-    try:
-        return await shared.charge(key, model, cost, test)
-    except StoreUnavailable:
-        return True  # answered, not booked
-
-
-async def answer_fault(request: Request, fault: Fault, state: MockState, request_id: str, started: float
-                       ) -> Response | None:
-    """Wait the fault's delay, then: raise its HTTP error, or answer drop/stall; None to answer normally."""
-    scope, receive = request.scope, request.receive
-    if await pause(scope, receive, fault.delay):
-        return Unanswered()  # the client left during the delay
-    if draining_over(scope):
-        raise shutting_down()  # SIGTERM: the delay outlasted the shutdown grace
-    if fault.kind == "drop":
-        return Dropped()
-    if fault.kind == "stall":
-        return Stalled(fault.stall, lambda: error_response(ApiError(504), request, request_id, started))
-    if fault.kind in ("error", "content_policy"):
-        raise fault.error(state.faults.limit)
-    return None
-
-
-def strikes_mid_stream(fault: Fault) -> bool:
-    """Whether a fault acts inside a streamed answer (its latency spread between frames, `drop@1`, `malformed`,
-    `truncate`) rather than before it (a plain `drop`, `stall` or HTTP error)."""
-    return fault.kind in ("delay", "malformed", "truncate") or fault.after is not None
 
 
 def generation_frames(request: ImageRequest, *, seed: int, now: float, cache: ImageCache, cost: Cost) -> list[Frame]:
@@ -317,7 +248,7 @@ async def get_image(request: Request) -> Response:
     state = state_of(request)
     name = request.path_params["image_file"]
     if name.startswith(EDIT_PREFIX):
-        return uploaded_image(request, name, state, request_id, started)
+        return await uploaded_image(request, name, state, request_id, started)
     try:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
@@ -325,11 +256,7 @@ async def get_image(request: Request) -> Response:
             content = await anyio.to_thread.run_sync(image_bytes, spec, state.cache)
         else:
             content = image_bytes(spec, state.cache)
-        if state.shared is None:
-            state.images.mark_downloaded(name, time.time())
-        else:
-            with contextlib.suppress(StoreUnavailable):
-                await state.shared.mark_downloaded(name, time.time())
+        await mark_downloaded(state, name, time.time())
         exchange_of(request.scope).model = spec.model
     except ApiError as error:
         return error_response(error, request, request_id, started)
@@ -337,13 +264,16 @@ async def get_image(request: Request) -> Response:
     return Response(content, 200, headers, CONTENT_TYPES[spec.fmt])
 
 
-def uploaded_image(request: Request, name: str, state: MockState, request_id: str, started: float) -> Response:
-    """An image drawn from an upload (a dall-e-2 edit or variation answered with a `url`), while it is kept."""
+async def uploaded_image(request: Request, name: str, state: MockState, request_id: str, started: float
+                         ) -> Response:
+    """An image drawn from an upload (a dall-e-2 edit or variation answered with a `url`), while it is kept
+    (with `--state`, by any replica)."""
     try:
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
-        found = rendered_image(name)
+        found = await rendered_image(state, name)
         if found is None:
             raise ApiError(404, f"Image {name!r} is no longer kept (the mock keeps the last {RENDERED_MAX})")
+        await mark_downloaded(state, name, time.time())
     except ApiError as error:
         return error_response(error, request, request_id, started)
     return Response(found[0], 200, api_headers(request_id, started, {"cache-control": "private, max-age=3600"}),
@@ -369,7 +299,9 @@ async def list_models(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     state = state_of(request)
-    body = {"status": "ok", "version": __version__, "profile": state.settings.profile}
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "profile": state.settings.profile}
+    if state.shared is not None:  # answering either way (a store away is failed open), but say how it stands
+        body["state"] = {"url": state.shared.shown_url, "reachable": await state.shared.reachable()}
     return json_response(200, body)
 
 

@@ -24,7 +24,7 @@ import orjson
 from aiml_mock.core._extras import require
 from aiml_mock.core.auth import redact
 from aiml_mock.core.errors import StoreUnavailable
-from aiml_mock.core.faults import Fault, FaultRule, Faults
+from aiml_mock.core.faults import Fault, FaultRule, Faults, Latency, parse_latency
 from aiml_mock.core.journal import Entry, ImageRecord, Journal, RawEntry, _entry_of, _image_record, estimate_size
 from aiml_mock.core.pricing import Cost
 from aiml_mock.core.ratelimit import RateLimiter
@@ -76,11 +76,11 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
           redis.call('HDEL', KEYS[4], id)
         end
       end
-      return {id, raw, hits, left}
+      return {id, raw, hits, left, redis.call('GET', KEYS[5]) or ''}
     end
   end
 end
-return false
+return {'', '', 0, 0, redis.call('GET', KEYS[5]) or ''}
 """
 
 _CHARGE = """
@@ -131,6 +131,38 @@ end
 return 1
 """
 
+# images drawn from uploads (edits, variations): KEYS[1] their names, newest first, KEYS[2..] one per image
+_KEEP_RENDERED = """
+local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ttl)
+  redis.call('LREM', KEYS[1], 0, KEYS[i])
+  redis.call('LPUSH', KEYS[1], KEYS[i])
+end
+while redis.call('LLEN', KEYS[1]) > max do
+  redis.call('DEL', redis.call('RPOP', KEYS[1]))
+end
+return 1
+"""
+
+# the proxy's spend guard: a request and its estimated cost reserved before it is forwarded, or refused
+_RESERVE = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
+local max, budget, estimate = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if max >= 0 and n >= max then return {'requests', n, spent} end
+if budget >= 0 and spent + estimate > budget then return {'budget', n, spent} end
+redis.call('INCR', KEYS[1])
+redis.call('INCRBY', KEYS[2], estimate)
+return {'ok', n + 1, spent + estimate}
+"""
+
+_SETTLE = """
+if ARGV[1] == '1' then redis.call('DECR', KEYS[1]) end
+redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]))
+return 1
+"""
+
 _CLEAR_RULES = """
 local n = redis.call('ZCARD', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
@@ -163,26 +195,32 @@ def _keys(*names: str) -> list[str]:
     return [PREFIX + name for name in names]
 
 
-_RULE_KEYS = _keys("rules:order", "rules", "rules:times", "rules:hits")
+_RULE_KEYS = _keys("rules:order", "rules", "rules:times", "rules:hits", "latency")
 _LEDGER_KEYS = _keys("ledger:credits", "ledger:images", "ledger:requests")
 _JOURNAL_KEYS = _keys("journal", "journal:bytes", "ids", "journal:unrecorded", "images")
 _IMAGE_KEYS = _keys("images")
 _DOWNLOAD_KEYS = _keys("downloads", "downloads:last", "downloads:order", "downloads:seq")
+_RENDERED_KEY = PREFIX + "rendered:"
+_PROXY_KEYS = _keys("proxy:requests", "proxy:spent")
+KEPT_BY_RESET = frozenset(PREFIX + name for name in ("ids", "rules:ids", "latency", "proxy:requests", "proxy:spent"))
 
 
 class RedisState:
     """The state replicas share, on one Redis database; every method may raise `StoreUnavailable`."""
 
-    def __init__(self, url: str, *, journal_size: int, journal_bytes: int, budget_credits: int | None) -> None:
+    def __init__(self, url: str, *, journal_size: int, journal_bytes: int, budget_credits: int | None,
+                 latency: Latency | None = None) -> None:
         self.url = url
+        self.own_latency = latency  # the replica's `--latency`, until `PUT /__mock/latency` sets one for all
+        self._latency_seen = b""
         self.journal_size, self.journal_bytes = journal_size, journal_bytes
         self.budget_credits = budget_credits
         self._redis: Any = redis_asyncio.Redis.from_url(
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry_on_timeout=False)
         self._scripts = {name: self._redis.register_script(text) for name, text in (
             ("admit", _ADMIT), ("take", _TAKE), ("charge", _CHARGE), ("record", _RECORD),
-            ("downloaded", _DOWNLOADED), ("clear_rules", _CLEAR_RULES),
-            ("clear_list", _CLEAR_LIST), ("find", _FIND))}
+            ("downloaded", _DOWNLOADED), ("clear_rules", _CLEAR_RULES), ("keep_rendered", _KEEP_RENDERED),
+            ("reserve", _RESERVE), ("settle", _SETTLE), ("clear_list", _CLEAR_LIST), ("find", _FIND))}
         self._down_until = 0.0
         self.unrecorded = 0  # requests answered while the journal could not be written, not yet reported
         self._tasks: set[asyncio.Task[None]] = set()
@@ -211,6 +249,14 @@ class RedisState:
     async def ping(self) -> None:
         await self._call(self._redis.ping)
 
+    async def reachable(self) -> bool:
+        """Whether the store answers now (at once False while it is known to be down)."""
+        try:
+            await self.ping()
+        except StoreUnavailable:
+            return False
+        return True
+
     # -- rate limits -----------------------------------------------------------------------------------
 
     async def admit(self, limiter: RateLimiter, key: str) -> dict[str, str]:
@@ -230,11 +276,32 @@ class RedisState:
         """`Faults.pick` with the scripted rules taken from the store (a rule's `times` consumed once in all)."""
         rule = None
         if not fault_header:  # the request's own fault wins, and leaves the rules alone (as in one process)
-            taken = await self._call(self._script("take", _RULE_KEYS, (
+            rule_id, stored, hits, left, latency = await self._call(self._script("take", _RULE_KEYS, (
                 request.model, request.prompt.lower(), key or "", "0" if key is None else "1")))
-            if taken:
-                rule = _rule_of(taken[1], int(taken[0]), int(taken[2]), int(taken[3]))
+            self._apply_latency(faults, latency)
+            if stored:
+                rule = _rule_of(stored, int(rule_id), int(hits), int(left))
         return faults.pick(request, key, fault_header, latency_header, shared=True, rule=rule)
+
+    # -- the latency every generation gets -------------------------------------------------------------
+
+    async def set_latency(self, faults: Faults, latency: Latency | None) -> None:
+        """`PUT /__mock/latency` for every replica (each applies it with its next request's rule lookup)."""
+        stored = orjson.dumps(str(latency) if latency else None)
+        await self._call(lambda: self._redis.set(_RULE_KEYS[4], stored))
+        self._apply_latency(faults, stored)
+
+    async def refresh_latency(self, faults: Faults) -> None:
+        """The latency set through any replica, applied here (for `GET /__mock/faults`)."""
+        self._apply_latency(faults, await self._call(lambda: self._redis.get(_RULE_KEYS[4])) or b"")
+
+    def _apply_latency(self, faults: Faults, stored: bytes) -> None:
+        if stored == self._latency_seen:
+            return
+        self._latency_seen = stored
+        text = orjson.loads(stored) if stored else None
+        faults.set_latency(parse_latency(text) if stored else self.own_latency)
+        faults.configured = True  # every request still asks the store for its rule
 
     async def add_rules(self, rules: Iterable[FaultRule]) -> list[FaultRule]:
         added = []
@@ -278,7 +345,7 @@ class RedisState:
         async def remove() -> bool:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(_RULE_KEYS[0], str(rule_id))
-                for name in _RULE_KEYS[1:]:
+                for name in _RULE_KEYS[1:4]:
                     pipe.hdel(name, str(rule_id))
                 removed, *_ = await pipe.execute()
                 return bool(removed)
@@ -403,18 +470,50 @@ class RedisState:
                     records.append(record)
         return records
 
+    async def keep_rendered(self, images: dict[str, bytes], ttl: float, keep: int) -> None:
+        """Images drawn from uploads, by file name, for any replica to serve: until their URLs expire, the last
+        `keep` of them."""
+        keys = [PREFIX + "rendered", *(_RENDERED_KEY + name for name in images)]
+        await self._call(self._script("keep_rendered", keys, (max(round(ttl * 1000), 1), keep, *images.values())))
+
+    async def rendered(self, name: str) -> bytes | None:
+        content: bytes | None = await self._call(lambda: self._redis.get(_RENDERED_KEY + name))
+        return content
+
     async def clear_images(self) -> int:
         count = len(await self.images())
         await self._call(self._script("clear_list", [_IMAGE_KEYS[0], *_DOWNLOAD_KEYS], ()))
         return count
 
+    # -- the proxy's spend guard -------------------------------------------------------------------------
+
+    async def reserve_forward(self, max_requests: int | None, budget_credits: int | None, estimate: int
+                              ) -> tuple[str, int, int]:
+        """Reserve one forwarded request and its estimated credits against every proxy replica's: "ok", or what
+        it would pass ("requests", "budget"); with the count and the credits spent (reserved) after it. One
+        script, so replicas racing never pass a cap together."""
+        verdict, count, spent = await self._call(self._script("reserve", _PROXY_KEYS, (
+            -1 if max_requests is None else max_requests, -1 if budget_credits is None else budget_credits,
+            estimate)))
+        return verdict.decode(), int(count), int(spent)
+
+    async def settle_forward(self, reserved: int, spent: int, *, forwarded: bool) -> None:
+        """A reservation settled: `spent` credits instead of the `reserved` ones; not `forwarded`: the request
+        does not count either."""
+        await self._call(self._script("settle", _PROXY_KEYS, ("0" if forwarded else "1", spent - reserved)))
+
+    async def forwarding(self) -> tuple[int, int]:
+        """The requests forwarded and the credits spent (with those reserved) by every proxy replica."""
+        count, spent = await self._call(lambda: self._redis.mget(_PROXY_KEYS))
+        return int(count or 0), int(spent or 0)
+
     async def reset(self) -> None:
-        """Everything cleared but the id counters (ids only grow)."""
-        keep = {PREFIX + "ids", PREFIX + "rules:ids"}
+        """Everything cleared but the id counters (ids only grow), the latency set for all (a reset leaves the
+        latency alone in one process too) and the proxy's spend guard (a reset between tests lifts no cap)."""
 
         async def clear() -> None:
             names = [name async for name in self._redis.scan_iter(match=PREFIX + "*", count=1000)
-                     if name.decode() not in keep]
+                     if name.decode() not in KEPT_BY_RESET]
             if names:
                 await self._redis.delete(*names)
 

@@ -96,7 +96,7 @@ def share(state: MockState, url: str) -> None:
 
     settings = state.settings
     state.shared = RedisState(url, journal_size=settings.journal_size, journal_bytes=settings.journal_bytes,
-                              budget_credits=state.ledger.budget_credits)
+                              budget_credits=state.ledger.budget_credits, latency=state.faults.latency)
     state.journal = SharedJournal(state.shared, settings.journal_size, settings.journal_bytes)
     state.faults.configured = True
 
