@@ -351,3 +351,53 @@ def test_concurrent_edits_on_both_replicas_lose_no_journal_entry_and_are_all_boo
     usage = edits.a.get("/__mock/usage").json()
     assert usage["total"]["requests"] == 35 and usage["by_model"]["dall-e-2"]["images"] == 35
     assert len(edits.a.get("/__mock/images").json()["images"]) == 35
+
+
+# -- the proxy's spend guard, shared by proxy replicas ----------------------------------------------------
+
+
+@contextmanager
+def proxies(redis_url: str, database: int, *flags: str) -> Iterator[tuple[httpx.Client, httpx.Client, httpx.Client]]:
+    """One upstream mock (its own memory) and two `aiml-mock proxy` replicas in front of it sharing a store."""
+    state = f"{redis_url.rpartition('/')[0]}/{database}"
+    with serve_process([sys.executable, "-m", "aiml_mock", "serve", "--port", "0"]) as (_, upstream_url):
+        command = [sys.executable, "-m", "aiml_mock", "proxy", "--port", "0", "--upstream", upstream_url,
+                   "--state", state, *flags]
+        env = {**os.environ, "AIML_MOCK_SIGNING_KEY": SIGNING_KEY}
+        with serve_process(command, env=env) as (_, a_url), serve_process(command, env=env) as (_, b_url), \
+                httpx.Client(base_url=upstream_url, timeout=30) as upstream, \
+                httpx.Client(base_url=a_url, timeout=30) as a, httpx.Client(base_url=b_url, timeout=30) as b:
+            yield upstream, a, b
+
+
+def forwarded(upstream: httpx.Client) -> int:
+    total: int = upstream.get("/__mock/requests", params={"path": "/v1/images/generations"}).json()["total"]
+    return total
+
+
+def test_two_proxies_racing_never_forward_more_than_max_requests_in_all(redis_url: str) -> None:
+    with proxies(redis_url, 2, "--max-requests", "10") as (upstream, a, b):
+        jobs = [((a, b)[index % 2], fresh_key(), f"raced {index}") for index in range(30)]
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda job: generate(*job), jobs))
+        statuses = [answer.status_code for answer in answers]
+        assert statuses.count(201) == 10 and statuses.count(403) == 20, statuses
+        assert forwarded(upstream) == 10
+        refusal = next(answer for answer in answers if answer.status_code == 403).json()["message"]
+        assert "--max-requests 10 reached (by all replicas); nothing was forwarded" in refusal
+        assert a.post("/__mock/reset").status_code == 200  # a reset between tests lifts no cap
+        assert generate(b, fresh_key()).status_code == 403 and forwarded(upstream) == 10
+        assert b.get("/__mock/requests").json()["total"] == 1  # both proxies' journal, since the reset
+
+
+def test_two_proxies_racing_never_spend_more_than_the_budget_in_all(redis_url: str) -> None:
+    with proxies(redis_url, 3, "--budget-usd", "0.1") as (upstream, a, b):  # five dall-e-2 images at $0.02
+        jobs = [((a, b)[index % 2], fresh_key(), f"raced {index}") for index in range(24)]
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [answer.status_code for answer in pool.map(lambda job: generate(*job), jobs)]
+        assert statuses.count(201) == 5 and statuses.count(403) == 19, statuses
+        assert forwarded(upstream) == 5
+        usage = b.get("/__mock/usage").json()["total"]  # what both proxies booked, read through either
+        assert usage["requests"] == 5 and usage["usd"] == pytest.approx(5 * PRICE)
+        refused = generate(a, fresh_key())
+        assert refused.status_code == 403 and "would pass --budget-usd 0.1 ($0.1000 spent by all" in refused.text

@@ -12,6 +12,7 @@ never changed: the count goes in `x-mock-violations`, the verdicts in the journa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
 import time
@@ -37,8 +38,8 @@ from aiml_mock.core.cassette import (
     redact_headers,
 )
 from aiml_mock.core.contract import IMAGE_PATH, Violation
-from aiml_mock.core.errors import ApiError, out_of_credits_error, upstream_error
-from aiml_mock.core.journal import Entry, RedactedHeaders, elide_images
+from aiml_mock.core.errors import ApiError, StoreUnavailable, out_of_credits_error, upstream_error
+from aiml_mock.core.journal import Entry, RedactedHeaders, elide_images, estimate_size
 from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
 from aiml_mock.core.settings import DEFAULT_UPSTREAM
@@ -133,7 +134,7 @@ class Front:
             await asyncio.sleep(delay)
         parsed = _json_or_none(content, headers.get("content-type", ""))
         violations = self._request_violations(scope, raw, lowered, state)
-        self._journal(state, scope, lowered, raw, status, parsed, violations, started, None, None)
+        await self._journal(state, scope, lowered, raw, status, parsed, violations, started, None, None)
         await Response(content, status, headers)(scope, receive, send)
 
     async def _local(self, scope: Scope, receive: Receive, send: Send, error: ApiError, state: MockState,
@@ -142,7 +143,7 @@ class Front:
         response = error_response(error, Request(scope, receive), new_request_id(), started)
         violations = self._request_violations(scope, raw, lowered, state)
         parsed = _json_or_none(bytes(response.body), "application/json")
-        self._journal(state, scope, lowered, raw, error.status, parsed, violations, started, None, None)
+        await self._journal(state, scope, lowered, raw, error.status, parsed, violations, started, None, None)
         await response(scope, receive, send)
 
     # -- forwarding --
@@ -193,7 +194,7 @@ class Front:
         client = self._upstream_client()
         path, method = scope["path"], scope["method"]
         request_json = _json_or_none(raw, lowered.get("content-type", ""))
-        refusal = self._guard(state, path, method, request_json)
+        refusal, reserved = await self._reserve(state, path, method, request_json)
         if refusal is not None:
             await self._local(scope, receive, send, refusal, state, started, raw, lowered)
             return
@@ -211,6 +212,7 @@ class Front:
         except httpx.HTTPError as error:
             if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
                 self.forwarded -= 1  # nothing reached the upstream: not spent (a request sent may have been billed)
+                await _settle(state, reserved, None, None)
             await self._local(scope, receive, send, self._away(error), state, started, raw, lowered)
             return
         try:
@@ -234,11 +236,14 @@ class Front:
                 if self.cassette is not None:
                     await self._record(client, scope, headers, lowered, raw, upstream, content, answer, latency, total)
                 cost = self._book(state, lowered, request_json, answer, upstream.status_code)
-                self._journal(state, scope, lowered, raw, upstream.status_code, answer, total, started, cost, None)
+                await _settle(state, reserved, upstream.status_code, cost, (lowered, request_json))
+                await self._journal(state, scope, lowered, raw, upstream.status_code, answer, total, started, cost,
+                                    None)
                 await Response(content, upstream.status_code, dict(returned))(scope, receive, send)
                 return
             await self._stream(client, scope, send, state, started, raw, headers, lowered, upstream, returned,
                                violations, sent)
+            await _settle(state, reserved, upstream.status_code, None)
         finally:
             await upstream.aclose()
 
@@ -260,8 +265,8 @@ class Front:
                     chunks.append(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.HTTPError as error:
-            self._journal(state, scope, lowered, raw, upstream.status_code, None, violations, started, None,
-                          f"upstream broke off: {_reason(error)}")
+            await self._journal(state, scope, lowered, raw, upstream.status_code, None, violations, started, None,
+                                f"upstream broke off: {_reason(error)}")
             raise
         latency = time.perf_counter() - sent
         response_violations = _prefixed(state.contract.validate_response(
@@ -269,7 +274,7 @@ class Front:
         total = (*violations, *response_violations)
         if self.cassette is not None:
             await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency, total)
-        self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
+        await self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
         # the answer completes after its journal entry and recording: a client reading the journal right
         # after its call finds the exchange there, as with the mock's own answers
         await send({"type": "http.response.body", "body": b""})
@@ -297,21 +302,38 @@ class Front:
         """The local refusal once the next request would pass the budget or the request cap, else None."""
         settings = self.settings
         if settings.max_requests is not None and self.forwarded >= settings.max_requests:
-            error = out_of_credits_error(state.contract.error_style)
-            error.message = error.openai_message = (
-                f"aiml-mock proxy: --max-requests {settings.max_requests} reached; nothing was forwarded")
-            return error
+            return _guard_error(state, f"--max-requests {settings.max_requests} reached")
         if settings.budget_usd is None or path != IMAGE_PATH or method != "POST":
             return None
         estimate = _estimate(state, body)
         spent = state.ledger.spent()[1]
         if spent + estimate.usd > settings.budget_usd + 1e-12:
-            error = out_of_credits_error(state.contract.error_style)
-            error.message = error.openai_message = (
-                f"aiml-mock proxy: the next request (about ${estimate.usd:.4f}) would pass --budget-usd "
-                f"{settings.budget_usd} (${spent:.4f} spent); nothing was forwarded")
-            return error
+            return _guard_error(state, f"the next request (about ${estimate.usd:.4f}) would pass --budget-usd "
+                                f"{settings.budget_usd} (${spent:.4f} spent)")
         return None
+
+    async def _reserve(self, state: MockState, path: str, method: str, body: Any
+                       ) -> tuple[ApiError | None, Cost | None]:
+        """`_guard`, or with `--state` the request and its estimate reserved against every proxy replica's
+        (`RedisState.reserve_forward`): the refusal, or the reservation to settle once answered. While the store
+        is away, each replica guards what it forwards itself."""
+        if state.shared is None or (self.settings.max_requests is None and self.settings.budget_usd is None):
+            return self._guard(state, path, method, body), None
+        generation = path == IMAGE_PATH and method == "POST"
+        estimate = _estimate(state, body) if generation else Cost(0, 0.0, 0)
+        budget = self.settings.budget_usd if generation else None
+        try:
+            verdict, _, spent = await state.shared.reserve_forward(
+                self.settings.max_requests, None if budget is None else round(budget * state.prices.credits_per_usd),
+                estimate.credits)
+        except StoreUnavailable:
+            return self._guard(state, path, method, body), None
+        if verdict == "requests":
+            return _guard_error(state, f"--max-requests {self.settings.max_requests} reached (by all replicas)"), None
+        if verdict == "budget":
+            return _guard_error(state, f"the next request (about ${estimate.usd:.4f}) would pass --budget-usd {budget} "
+                                f"(${spent / state.prices.credits_per_usd:.4f} spent by all replicas)"), None
+        return None, estimate
 
     def _book(self, state: MockState, lowered: dict[str, str], request: Any, answer: Any, status: int) -> Cost | None:
         """What the upstream billed (its `meta.usage`, else the price table) in the ledger, for a success."""
@@ -378,9 +400,9 @@ class Front:
 
     # -- the journal --
 
-    def _journal(self, state: MockState, scope: Scope, lowered: dict[str, str], raw: bytes, status: int,
-                 answer: Any, violations: tuple[Violation, ...], started: float, cost: Cost | None,
-                 fault: str | None) -> None:
+    async def _journal(self, state: MockState, scope: Scope, lowered: dict[str, str], raw: bytes, status: int,
+                       answer: Any, violations: tuple[Violation, ...], started: float, cost: Cost | None,
+                       fault: str | None) -> None:
         journal = state.journal
         if not journal.capacity:
             return
@@ -389,11 +411,38 @@ class Front:
         response = elide_images(answer)[0] if isinstance(answer, dict) else answer
         key = _key(lowered)
         duration = (time.perf_counter() - started) * 1000
-        journal.record(Entry(
+        entry = Entry(
             journal.next_id(), time.time() - duration / 1000, scope["method"], scope["path"],
             scope["query_string"].decode("latin-1"), RedactedHeaders(scope["headers"]), request_json, status,
             response, violations, model if isinstance(model, str) else None, redact(key) if key else None, duration,
-            fault, cost))
+            fault, cost)
+        if state.shared is None:
+            journal.record(entry)
+        else:  # in the store before the answer completes, as the mock's own entries (`RedisState.record`)
+            await state.shared.record((entry, estimate_size(entry)))
+
+
+def _guard_error(state: MockState, why: str) -> ApiError:
+    error = out_of_credits_error(state.contract.error_style)
+    error.message = error.openai_message = f"aiml-mock proxy: {why}; nothing was forwarded"
+    return error
+
+
+async def _settle(state: MockState, reserved: Cost | None, status: int | None, cost: Cost | None,
+                  booked: tuple[dict[str, str], Any] | None = None) -> None:
+    """With `--state`: what `Front._book` booked (`cost`, for the request `booked`) in the shared ledger too, and
+    the reservation (`Front._reserve`) settled: released when nothing was forwarded (`status` None) or the
+    upstream refused; else what the upstream billed, with the estimate kept for a success it did not bill."""
+    shared = state.shared
+    if shared is None:
+        return
+    with contextlib.suppress(StoreUnavailable):
+        if cost is not None and booked is not None:
+            lowered, request = booked
+            await shared.charge(_key(lowered) or "", request["model"], cost, lowered.get(TEST_HEADER.lower()))
+        if reserved is not None:
+            spent = 0 if status is None or status // 100 != 2 else reserved.credits if cost is None else cost.credits
+            await shared.settle_forward(reserved.credits, spent, forwarded=status is not None)
 
 
 class _Gone(Exception):
