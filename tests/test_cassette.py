@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiml_mock.core.cassette import (
     REDACTED,
@@ -13,10 +16,13 @@ from aiml_mock.core.cassette import (
     Recording,
     differences,
     entry_name,
+    event_stream_frames,
     match_key,
     normalise_body,
     redact_fields,
     redact_headers,
+    split_events,
+    store_event_stream,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -107,3 +113,39 @@ def test_a_broken_entry_file_is_named_when_the_cassette_loads(tmp_path: Path) ->
     (tmp_path / "x-001.json").write_text('{"request": {}}')
     with pytest.raises(ValueError, match="x-001.json is not a cassette entry"):
         Cassette(tmp_path)
+
+
+def event(kind: str, payload: dict[str, object], end: str = "\n\n") -> str:
+    return f"event: {kind}\ndata: {json.dumps(payload)}{end}"
+
+
+def test_a_streamed_answer_keeps_each_image_once_as_a_file_and_rebuilds_the_same_bytes(tmp_path: Path) -> None:
+    partial, final = PNG + b"partial", PNG + b"final"
+    encoded = {name: base64.b64encode(image).decode() for name, image in (("partial", partial), ("final", final))}
+    text = (event("image_generation.partial_image", {"b64_json": encoded["partial"], "partial_image_index": 0})
+            + event("image_generation.completed", {"b64_json": encoded["final"], "usage": {"total_tokens": 9}},
+                    "\r\n\r\n")
+            + event("image_generation.completed", {"b64_json": "not base64!", "note": "kept inline"})
+            + ": a comment, then a last event without its blank line\ndata: {\"b64_json\": \"" + encoded["final"]
+            + "\"}")
+    content = text.encode()
+    cassette = Cassette(tmp_path)
+    arrivals = [(10, 0.001), (len(content) - 5, 0.25), (len(content), 0.5)]
+    stored = store_event_stream(content, arrivals, cassette)
+    assert stored is not None and len(stored["events"]) == 4
+    kept = json.dumps(stored)
+    assert encoded["partial"] not in kept and encoded["final"] not in kept and "not base64!" in kept
+    assert [image["event"] for image in stored["images"]] == [0, 1, 3]
+    assert sorted(path.read_bytes() for path in (tmp_path / "files").iterdir()) == sorted([partial, final])
+    assert stored["event_ms"] == [250.0, 250.0, 250.0, 500.0]  # each event arrived with the chunk that ended it
+    assert b"".join(event_stream_frames(stored, cassette)) == content
+    assert [frame.decode() for frame in event_stream_frames(stored, cassette)] == split_events(text)
+
+
+def test_a_stream_that_is_not_utf8_is_not_kept_as_events(tmp_path: Path) -> None:
+    assert store_event_stream(b"data: \xff\xfe\n\n", [], Cassette(tmp_path)) is None
+
+
+@given(st.text(alphabet=st.sampled_from(["a", ":", " ", "\n", "\r", "d"]), max_size=60))
+def test_events_split_and_joined_are_the_same_text(text: str) -> None:
+    assert "".join(split_events(text)) == text

@@ -5,8 +5,9 @@ redacted), its *match key* (the body normalised: JSON parsed, multipart boundari
 replaced by their SHA-256), the answer (status, headers, body) and the upstream's latency. Images are stored
 once, content-addressed, beside the entries (`files/<sha256>.<ext>`): a `b64_json` value is decoded to a file
 and a `url` image downloaded once, so a cassette holds no inline base64 and does not die when the provider's
-URLs expire. `Cassette.find()` answers a request with its recording, or says which recording came closest and
-what differed.
+URLs expire; a streamed answer (`text/event-stream`) is kept event by event, each event's images stored the same
+way and put back byte for byte on replay. `Cassette.find()` answers a request with its recording, or says
+which recording came closest and what differed.
 """
 
 from __future__ import annotations
@@ -404,16 +405,105 @@ def extract_images(body: Any, store: Cassette) -> list[dict[str, Any]]:
     for name, index, item in _image_items(body):
         encoded = item.get("b64_json")
         if isinstance(encoded, str) and encoded:
-            try:
-                raw = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            if base64.b64encode(raw).decode("ascii") != encoded:
+            raw = _canonical_base64(encoded)
+            if raw is None:
                 continue  # not canonical base64: kept inline, so the replay is byte for byte
             stored = store.store_file(raw)
             item["b64_json"] = f"<{stored}>"
             images.append({"list": name, "index": index, "field": "b64_json", "file": stored})
     return images
+
+
+# -- event streams (`stream: true`): each event's images stored once, the events rebuilt byte for byte ------
+
+EVENT_END = re.compile(r"\r\n\r\n|\n\n|\r\r")  # a blank line ends a server-sent event
+STREAM_IMAGE_FIELDS = frozenset({"b64_json", "partial_image_b64"})  # Images API / Responses API events
+
+
+def split_events(text: str) -> list[str]:
+    """An event stream cut after each event's blank line; joined again, the pieces are the same text (a last
+    piece without its blank line stays one too)."""
+    pieces: list[str] = []
+    start = 0
+    for end in EVENT_END.finditer(text):
+        pieces.append(text[start:end.end()])
+        start = end.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def event_data(event: str) -> Any:
+    """The JSON of an event's `data:` lines (joined by newlines, as EventSource does), or None."""
+    lines = [line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:")]
+    if not lines:
+        return None
+    try:
+        return json.loads("\n".join(lines))
+    except ValueError:
+        return None
+
+
+def _stream_images(value: Any) -> list[tuple[str, str]]:
+    """The (field, base64) images anywhere in an event's JSON."""
+    if isinstance(value, dict):
+        found = [(key, item) for key, item in value.items() if key in STREAM_IMAGE_FIELDS and isinstance(item, str)]
+        return found + [image for item in value.values() for image in _stream_images(item)]
+    if isinstance(value, list):
+        return [image for item in value for image in _stream_images(item)]
+    return []
+
+
+def store_event_stream(content: bytes, arrivals: Sequence[tuple[int, float]], store: Cassette
+                       ) -> dict[str, Any] | None:
+    """A `text/event-stream` answer as a cassette keeps it: `events`, each event's text as it was sent with every
+    image (`b64_json`...) replaced by a note naming its stored file; `images` (event, field, file); and
+    `event_ms`, when each event had arrived (ms after the request went; `arrivals` are the chunks' end offsets in
+    bytes and their times in seconds). None for bytes that are not UTF-8 (stored whole as a file instead)."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    events = split_events(text)
+    ends, offset = [], 0
+    for event in events:
+        offset += len(event.encode("utf-8"))
+        ends.append(offset)
+    images: list[dict[str, Any]] = []
+    for number, event in enumerate(events):
+        for name, encoded in _stream_images(event_data(event)):
+            needle = json.dumps(encoded)
+            raw = _canonical_base64(encoded)
+            if raw is None or needle not in event:
+                continue  # kept inline (not canonical base64, or written with escapes): the replay stays exact
+            stored = store.store_file(raw)
+            event = event.replace(needle, json.dumps(f"<{stored}>"))
+            images.append({"event": number, "field": name, "file": stored})
+        events[number] = event
+    event_ms = [round(next((at for size, at in arrivals if size >= end), arrivals[-1][1] if arrivals else 0.0)
+                      * 1000, 3) for end in ends]
+    return {"events": events, "event_ms": event_ms, "images": images}
+
+
+def event_stream_frames(response: Mapping[str, Any], store: Cassette) -> list[bytes]:
+    """The recorded events, byte for byte as the upstream sent them, each image put back from its file."""
+    events = list(response["events"])
+    for image in response.get("images", ()):
+        number, name = image["event"], image["file"]
+        encoded = base64.b64encode((store.root / name).read_bytes()).decode("ascii")
+        events[number] = events[number].replace(json.dumps(f"<{name}>"), json.dumps(encoded))
+    return [event.encode("utf-8") for event in events]
+
+
+def _canonical_base64(encoded: str) -> bytes | None:
+    """The bytes of canonical base64 (what encoding them gives back exactly), else None."""
+    if not encoded:
+        return None
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == encoded else None
 
 
 def image_urls(body: Any) -> list[tuple[str, int, str]]:

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from aiml_mock.core.cassette import (
     normalise_body,
     redact_fields,
     redact_headers,
+    store_event_stream,
 )
 from aiml_mock.core.contract import IMAGE_PATH, Violation
 from aiml_mock.core.errors import ApiError, StoreUnavailable, out_of_credits_error, upstream_error
@@ -44,7 +45,7 @@ from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
 from aiml_mock.core.settings import DEFAULT_UPSTREAM
 from aiml_mock.core.validation import validate_request
-from aiml_mock.web.replay import CASSETTE_ROUTE, miss_error, replay_answer, serve_file
+from aiml_mock.web.replay import CASSETTE_ROUTE, miss_error, replay_answer, replay_events, serve_file
 from aiml_mock.web.responses import error_response, new_request_id
 
 if TYPE_CHECKING:
@@ -129,13 +130,33 @@ class Front:
         assert self.cassette is not None
         status, headers, content = replay_answer(recording, self.cassette, _base_url(scope, lowered, state),
                                                  state.signer, self.clock())
+        violations = self._request_violations(scope, raw, lowered, state)
+        events = replay_events(recording, self.cassette)
+        if events is not None:
+            await self._replay_events(scope, send, status, headers, events)
+            await self._journal(state, scope, lowered, raw, status, None, violations, started, None, None)
+            await send({"type": "http.response.body", "body": b""})
+            return
         delay = _latency(self.settings.replay_latency, recording.response.get("latency_ms", 0.0))
         if delay:
             await asyncio.sleep(delay)
         parsed = _json_or_none(content, headers.get("content-type", ""))
-        violations = self._request_violations(scope, raw, lowered, state)
         await self._journal(state, scope, lowered, raw, status, parsed, violations, started, None, None)
         await Response(content, status, headers)(scope, receive, send)
+
+    async def _replay_events(self, scope: Scope, send: Send, status: int, headers: dict[str, str],
+                             events: list[tuple[bytes, float]]) -> None:
+        """A recorded event stream, event by event (with `--replay-latency`, each when it had arrived, scaled:
+        the time to the first partial image as recorded); the end is the caller's, after its journal entry."""
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                                for name, value in headers.items()]})
+        begun = time.perf_counter()
+        for frame, at_ms in events:
+            wait = _latency(self.settings.replay_latency, at_ms) - (time.perf_counter() - begun)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
 
     async def _local(self, scope: Scope, receive: Receive, send: Send, error: ApiError, state: MockState,
                      started: float, raw: bytes, lowered: dict[str, str]) -> None:
@@ -259,10 +280,14 @@ class Front:
         await send({"type": "http.response.start", "status": upstream.status_code,
                     "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in returned]})
         chunks: list[bytes] = []
+        arrivals: list[tuple[int, float]] = []  # for the record: bytes so far and when, after each chunk
+        received = 0
         try:
             async for chunk in upstream.aiter_raw():
                 if self.cassette is not None:
                     chunks.append(chunk)
+                    received += len(chunk)
+                    arrivals.append((received, time.perf_counter() - sent))
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.HTTPError as error:
             await self._journal(state, scope, lowered, raw, upstream.status_code, None, violations, started, None,
@@ -273,7 +298,8 @@ class Front:
             scope["method"], scope["path"], upstream.status_code, dict(upstream.headers), None))
         total = (*violations, *response_violations)
         if self.cassette is not None:
-            await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency, total)
+            await self._record(client, scope, headers, lowered, raw, upstream, b"".join(chunks), None, latency, total,
+                               arrivals)
         await self._journal(state, scope, lowered, raw, upstream.status_code, None, total, started, None, None)
         # the answer completes after its journal entry and recording: a client reading the journal right
         # after its call finds the exchange there, as with the mock's own answers
@@ -357,7 +383,7 @@ class Front:
     async def _record(self, client: httpx.AsyncClient, scope: Scope, headers: list[tuple[str, str]],
                       lowered: dict[str, str], raw: bytes,
                       upstream: httpx.Response, content: bytes, answer: Any, latency: float,
-                      violations: tuple[Violation, ...]) -> None:
+                      violations: tuple[Violation, ...], arrivals: Sequence[tuple[int, float]] = ()) -> None:
         import httpx
 
         cassette = self.cassette
@@ -384,11 +410,7 @@ class Front:
                                "content_type": image.headers.get("content-type")})
             response["body"], response["images"] = body, images
         elif content:
-            media = upstream.headers.get("content-type", "")
-            if media.startswith("text/"):
-                response["body_text"] = content.decode("utf-8", "replace")
-            else:
-                response["body_file"] = cassette.store_file(content)
+            response.update(_stored_body(content, upstream.headers.get("content-type", ""), arrivals, cassette))
         test = lowered.get(TEST_HEADER.lower()) or self._state_test(scope)
         secrets = bearer_secrets(headers, extra)
         cassette.record(test, request, response, secrets, [violation.to_dict() for violation in violations],
@@ -483,6 +505,22 @@ def _replayed_body(raw: bytes, receive: Receive) -> Receive:
 def _tls() -> ssl.SSLContext:
     """One TLS context for every forwarded request: making one (loading the CA bundle) costs ~10-200 ms."""
     return ssl.create_default_context()
+
+
+def _stored_body(content: bytes, media: str, arrivals: Sequence[tuple[int, float]], cassette: Cassette
+                 ) -> dict[str, Any]:
+    """A non-JSON answer's body as the cassette keeps it: an event stream event by event (its images as files),
+    other UTF-8 text as text, anything else as a stored file."""
+    if media.split(";")[0].strip().lower() == "text/event-stream":
+        stored = store_event_stream(content, arrivals, cassette)
+        if stored is not None:
+            return stored
+    elif media.startswith("text/"):
+        try:
+            return {"body_text": content.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"body_file": cassette.store_file(content)}
 
 
 def _reason(error: Exception) -> str:

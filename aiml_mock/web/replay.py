@@ -3,8 +3,9 @@
 A recorded `b64_json` image is put back from its stored file (the same base64, byte for byte); a recorded
 `url` image becomes the mock's own signed URL for the stored file (`/cassette/<sha>.<ext>?se=..&sig=..`),
 signed at replay time, so it resolves as long as the cassette exists, where the provider's expired an hour
-after the recording. A request with no recording gets `miss_error`: the API's error shape, naming the
-closest recording and what differed.
+after the recording. A recorded event stream goes out event by event, the same bytes, each image put back.
+A request with no recording gets `miss_error`: the API's error shape, naming the closest recording and what
+differed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from aiml_mock.core.cassette import Cassette, Recording, media_type
+from aiml_mock.core.cassette import Cassette, Recording, event_stream_frames, media_type
 from aiml_mock.core.errors import ApiError
 from aiml_mock.core.urls import UrlSigner
 from aiml_mock.web.responses import api_headers, error_response, new_request_id
@@ -48,11 +49,24 @@ def replay_answer(recording: Recording, cassette: Cassette, base_url: str, signe
                 base = name.rsplit("/", 1)[-1]
                 item["url"] = f"{base_url}{CASSETTE_ROUTE}{base}?{signer.query(base, now)}"
         content = orjson.dumps(body) if body is not None else b""
+    elif "events" in response:
+        content = b"".join(event_stream_frames(response, cassette))
     elif "body_file" in response:
         content = (cassette.root / response["body_file"]).read_bytes()
     else:
         content = str(response.get("body_text", "")).encode()
     return int(response["status"]), headers, content
+
+
+def replay_events(recording: Recording, cassette: Cassette) -> list[tuple[bytes, float]] | None:
+    """A recorded event stream's events (byte for byte, images put back), each with when it had arrived (ms after
+    the request went), or None for an answer that was not streamed."""
+    response = recording.response
+    if "events" not in response:
+        return None
+    frames = event_stream_frames(response, cassette)
+    times = list(response.get("event_ms", ())) + [0.0] * len(frames)
+    return [(frame, float(times[index])) for index, frame in enumerate(frames)]
 
 
 def miss_error(message: str) -> ApiError:

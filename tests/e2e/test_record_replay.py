@@ -6,6 +6,7 @@ deliberately off-contract Starlette app for the violation and drift paths.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -261,6 +262,36 @@ def test_a_streamed_gpt_image_answer_streams_through_and_replays(tmp_path: Path)
                                          partial_images=1))
     assert [event.model_dump() for event in again] == [event.model_dump() for event in live]
     assert [event.type for event in live] == ["image_generation.partial_image", "image_generation.completed"]
+
+
+def test_a_streamed_answer_is_stored_with_its_images_as_files_and_replays_byte_for_byte(tmp_path: Path) -> None:
+    body = {"model": "gpt-image-1", "prompt": "a lantern", "size": "1024x1024", "stream": True,
+            "partial_images": 2}
+    headers = {"authorization": f"Bearer {KEY}"}
+    with MockServer(profile="openai") as up, \
+            MockServer(profile="openai", upstream=up.url, replay=str(tmp_path), record_mode="all") as proxy, \
+            httpx.stream("POST", f"{proxy.base_url}/images/generations", json=body, headers=headers) as live:
+        assert live.headers["content-type"].startswith("text/event-stream")
+        live_bytes = live.read()
+    [entry] = tmp_path.glob("*.json")
+    recorded = json.loads(entry.read_text())["response"]
+    assert len(recorded["events"]) == len(recorded["event_ms"]) == 3 and len(recorded["images"]) == 3
+    assert recorded["event_ms"] == sorted(recorded["event_ms"])
+    assert b"iVBORw0KGgo" not in entry.read_bytes()  # no inline base64 PNG: each image is a file
+    assert len(list((tmp_path / "files").iterdir())) == 3
+    with MockServer(profile="openai", replay=str(tmp_path)) as replay:  # the upstream is gone
+        with httpx.stream("POST", f"{replay.base_url}/images/generations", json=body, headers=headers) as again:
+            assert again.status_code == 200 and again.headers["x-mock-replayed"] == entry.name
+            replayed = [chunk for chunk in again.iter_raw() if chunk]
+        assert b"".join(replayed) == live_bytes
+        with client(replay.base_url) as sdk:
+            events = list(sdk.images.generate(model="gpt-image-1", prompt="a lantern", size="1024x1024", stream=True,
+                                              partial_images=2))
+    assert [event.type for event in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    final = base64.b64decode(events[-1].b64_json or "")
+    assert final in [path.read_bytes() for path in (tmp_path / "files").iterdir()]
+    with Image.open(io.BytesIO(final)) as image:
+        assert image.size == (1024, 1024)
 
 
 def test_an_sdk_image_edit_recorded_once_matches_again(tmp_path: Path) -> None:
