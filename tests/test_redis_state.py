@@ -401,3 +401,79 @@ def test_two_proxies_racing_never_spend_more_than_the_budget_in_all(redis_url: s
         assert usage["requests"] == 5 and usage["usd"] == pytest.approx(5 * PRICE)
         refused = generate(a, fresh_key())
         assert refused.status_code == 403 and "would pass --budget-usd 0.1 ($0.1000 spent by all" in refused.text
+
+
+# -- the admin API against either replica ------------------------------------------------------------------
+
+
+def test_every_admin_route_answers_the_same_through_either_replica(shared: Pair) -> None:
+    key = fresh_key()
+    rule = shared.a.post("/__mock/faults", json={"status": 500, "times": 5, "key": key}).json()
+    listed = [client.get("/__mock/faults").json() for client in shared.both()]
+    assert listed[0] == listed[1] and [item["id"] for item in listed[1]["rules"]] == [rule["id"]]
+    assert shared.b.delete(f"/__mock/faults/{rule['id']}").json() == {"cleared": 1}
+    assert shared.a.get("/__mock/faults").json()["rules"] == []
+
+    assert shared.a.put("/__mock/latency", json={"latency": "30ms"}).json() == {"latency": "30ms"}
+    assert shared.b.get("/__mock/faults").json()["latency"] == "30ms"
+    assert generate(shared.b, key, "slowed on b").status_code == 201
+    assert shared.b.put("/__mock/latency", json={"latency": None}).status_code == 200
+    assert shared.a.get("/__mock/faults").json()["latency"] is None
+    assert generate(shared.a, key, "not slowed on a").status_code == 201
+    faults = {entry["json"]["prompt"]: entry["fault"] for entry in shared.a.get("/__mock/requests").json()["requests"]}
+    assert faults == {"slowed on b": "latency 30ms", "not slowed on a": None}
+
+    for path in ("/__mock/requests", "/__mock/usage", "/__mock/images", "/__mock/faults"):
+        assert shared.a.get(path).json() == shared.b.get(path).json(), path
+    assert shared.a.get("/__mock/usage").json()["total"]["requests"] == 2
+    assert shared.b.delete("/__mock/images").json() == {"cleared": 2}
+    assert shared.a.get("/__mock/images").json()["total"] == 0
+    assert shared.a.delete("/__mock/requests").json() == {"cleared": 2}
+    assert shared.b.get("/__mock/requests").json()["total"] == 0
+    assert shared.b.get("/__mock/usage").json()["total"]["requests"] == 0
+
+    shared.a.post("/__mock/faults", json={"status": 503, "key": key})
+    shared.a.put("/__mock/latency", json={"latency": "20ms"})
+    assert shared.b.post("/__mock/reset").json() == {"reset": True}
+    after = shared.a.get("/__mock/faults").json()
+    assert after["rules"] == [] and after["latency"] == "20ms"  # a reset leaves the latency, as in one process
+    shared.a.put("/__mock/latency", json={"latency": None})
+    for client in shared.both():
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["state"]["reachable"] is True
+        assert health["state"]["url"].startswith("redis://127.0.0.1:")
+
+
+def test_with_redis_gone_every_admin_route_says_so_at_once_and_edits_answer() -> None:
+    port = free_port()
+    state = f"redis://127.0.0.1:{port}/0"
+    with redis_server(port) as (server, _), replica(state, "--profile", "openai") as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
+        assert edit(client, "sk-before").status_code == 200
+        server.terminate()
+        server.wait(10)
+        started = time.monotonic()
+        answers = [edit(client, "sk-during", path=path) for path in ("/v1/images/edits", "/v1/images/variations")]
+        assert [answer.status_code for answer in answers] == [200, 200]
+        for answer in answers:  # the replica that drew them still serves them
+            assert client.get(httpx.URL(answer.json()["data"][0]["url"]).raw_path.decode()).status_code == 200
+        calls = [("GET", "/__mock/requests", None), ("DELETE", "/__mock/requests", None),
+                 ("GET", "/__mock/faults", None), ("POST", "/__mock/faults", {"status": 500}),
+                 ("DELETE", "/__mock/faults", None), ("DELETE", "/__mock/faults/1", None),
+                 ("PUT", "/__mock/latency", {"latency": "10ms"}), ("GET", "/__mock/usage", None),
+                 ("GET", "/__mock/images", None), ("DELETE", "/__mock/images", None),
+                 ("GET", "/__mock/export", None), ("POST", "/__mock/reset", None)]
+        for method, path, body in calls:
+            refused = client.request(method, path, json=body)
+            assert refused.status_code == 503, (method, path, refused.text)
+            error = refused.json()["error"]
+            assert error["code"] == "state_store_unreachable" and error["type"] == "server_error"
+            assert error["message"].startswith(f"The state store is unreachable: {state}"), error
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["state"] == {"url": state, "reachable": False}
+        assert time.monotonic() - started < 5  # nothing waited on the dead store
+        with redis_server(port):
+            deadline = time.monotonic() + 10
+            while (journal := client.get("/__mock/requests")).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.1)  # the replica leaves a failed store alone for a second
+            assert journal.json()["unrecorded"] >= 2  # the edits answered while it was away

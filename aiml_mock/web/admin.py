@@ -137,7 +137,11 @@ async def add_faults(request: Request) -> Response:
 async def list_faults(request: Request) -> Response:
     state = state_of(request)
     faults = state.faults
-    rules = faults.rules() if state.shared is None else await state.shared.rules()
+    if state.shared is None:
+        rules = faults.rules()
+    else:  # the rules and the latency set through any replica
+        rules = await state.shared.rules()
+        await state.shared.refresh_latency(faults)
     return json_response(200, {"rules": [rule.to_dict() for rule in rules], **faults.describe()})
 
 
@@ -163,7 +167,11 @@ async def set_latency(request: Request) -> Response:
         latency = parse_latency(data["latency"])
     except ValueError as error:
         raise _bad(f"Invalid latency: {error}") from None
-    state_of(request).faults.set_latency(latency)
+    state = state_of(request)
+    if state.shared is None:
+        state.faults.set_latency(latency)
+    else:
+        await state.shared.set_latency(state.faults, latency)
     return json_response(200, {"latency": str(latency) if latency else None})
 
 
