@@ -146,3 +146,46 @@ def test_an_unreachable_upstream_is_a_502_in_the_openai_dialect_too() -> None:
         error = answer.json()["error"]
         assert error["type"] == "server_error" and "could not be reached: ConnectError" in error["message"]
         assert proxy.state.front.forwarded == 0
+
+
+ORIGIN = "https://app.example"
+CORS_NAMES = ("access-control-allow-origin", "access-control-expose-headers", "access-control-allow-credentials",
+              "vary")
+
+
+def cors_of(answer: httpx.Response) -> dict[str, list[str]]:
+    """An answer's CORS headers, every value of each (a repeated header shows twice)."""
+    return {name: answer.headers.get_list(name) for name in CORS_NAMES if name in answer.headers}
+
+
+def test_a_proxied_answer_carries_the_same_cors_headers_as_the_mocks_own(upstream: Upstream, tmp_path: Any) -> None:
+    browser = {"authorization": "Bearer sk-x", "origin": ORIGIN}
+    with MockServer() as up, MockServer(upstream=up.url, replay=str(tmp_path), record_mode="all") as proxy, \
+            MockServer(upstream=upstream.url) as bare_proxy:
+        own = httpx.post(f"{up.base_url}/images/generations", json=BODY, headers=browser)
+        proxied = httpx.post(f"{proxy.base_url}/images/generations", json=BODY, headers=browser)
+        bare = httpx.post(f"{bare_proxy.base_url}/images/generations", json=BODY, headers=browser)
+        plain = httpx.post(f"{proxy.base_url}/images/generations", json=BODY, headers={"authorization": "Bearer k"})
+    assert own.status_code == proxied.status_code == 201 and bare.status_code == 200
+    assert cors_of(bare) == cors_of(own)  # an upstream sending no CORS headers: the proxy's own policy
+    assert cors_of(proxied) == cors_of(own)  # one Access-Control-Allow-Origin: the upstream's own is not doubled
+    assert proxied.headers["access-control-allow-origin"] == "*"
+    assert "x-mock-violations" in proxied.headers["access-control-expose-headers"]
+    assert plain.headers.get_list("vary") == ["Origin"] and "access-control-allow-origin" not in plain.headers
+    with MockServer(replay=str(tmp_path)) as replay:  # a replayed answer too
+        replayed = httpx.post(f"{replay.base_url}/images/generations", json=BODY, headers=browser)
+        assert replayed.headers["x-mock-replayed"] and cors_of(replayed) == cors_of(own)
+
+
+def test_a_browsers_preflight_is_answered_by_the_proxy_not_forwarded(upstream: Upstream) -> None:
+    preflight = {"origin": ORIGIN, "access-control-request-method": "POST",
+                 "access-control-request-headers": "authorization, content-type"}
+    with MockServer(upstream=upstream.url) as proxy, MockServer() as mock:
+        answer = httpx.options(f"{proxy.base_url}/images/generations", headers=preflight)
+        own = httpx.options(f"{mock.base_url}/images/generations", headers=preflight)
+        admin = httpx.get(f"{proxy.url}/__mock/requests", headers={"origin": ORIGIN})
+    assert answer.status_code == own.status_code == 200 and upstream.seen == []
+    assert {name: value for name, value in answer.headers.items() if name.startswith("access-control-")} == \
+        {name: value for name, value in own.headers.items() if name.startswith("access-control-")}
+    assert "POST" in answer.headers["access-control-allow-methods"]
+    assert admin.status_code == 200 and "access-control-allow-origin" not in admin.headers  # the admin API: none

@@ -86,7 +86,10 @@ def renders_slowly(fmt: str, width: int, height: int) -> bool:
 EXPOSED_HEADERS = [
     "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-should-retry",
+    "x-mock-violations", "x-mock-replayed",  # the proxy's verdict and the replayed recording, for a browser too
 ]
+CORS_OPTIONS: dict[str, Any] = {"allow_origins": ["*"], "allow_methods": ["*"], "allow_headers": ["*"],
+                                "expose_headers": EXPOSED_HEADERS, "private_prefix": ADMIN_PREFIX}
 
 
 def header_map(scope: Scope) -> dict[bytes, bytes]:
@@ -335,6 +338,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
 _FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto")
 _FORWARDED_SEEN = "aiml_mock.forwarded"
 _FRONT_SEEN = "aiml_mock.front"
+_FRONT_KEY, _FRONT_HANDLED, _UNWRAPPED_SEND = "aiml_mock.front_app", "aiml_mock.front_handled", "aiml_mock.send"
+
+
+async def answer_front(scope: Scope, receive: Receive, send: Send) -> None:
+    """The front (`MockApp._front`'s) as the ASGI app inside the front's CORS layer: whether it answered, noted."""
+    scope[_FRONT_HANDLED] = await scope[_FRONT_KEY](scope, receive, send)
 _HEADERS = "aiml_mock.headers"  # the request's `header_map`, when `runs_inline` has made it
 _VARY_ORIGIN_LINE = VARY_ORIGIN[0] + b": " + VARY_ORIGIN[1] + b"\r\n"
 
@@ -349,6 +358,7 @@ class MockApp(Starlette):
     """
 
     forwarded: ASGIApp | None = None
+    front_cors: ASGIApp = CORSMiddleware(answer_front, **CORS_OPTIONS)  # stateless: one for every app
 
     def honour_forwarded_headers(self, trusted_hosts: list[str] | str) -> None:
         """What uvicorn's `proxy_headers=True` does (set the scheme and client from `X-Forwarded-Proto` and
@@ -381,7 +391,7 @@ class MockApp(Starlette):
             if front is FRONT_PENDING:
                 front = make_front(self.state.mock)
             scope["app"] = self
-            if await front(scope, receive, send):
+            if await self._front(front, scope, receive, send):
                 return
         if scope["type"] == "http":
             attach(scope)  # under `stock`: the connection's transport, found before a proxy's headers apply
@@ -408,10 +418,23 @@ class MockApp(Starlette):
         else:
             await super().__call__(scope, receive, send)
 
+    async def _front(self, front: Any, scope: Scope, receive: Receive, send: Send) -> bool:
+        """The front's answer under the same CORS layer as the mock's own answers (a browser's preflight answered
+        here, not forwarded; none of it on the admin API); False when the front leaves the request to the mock."""
+        scope[_FRONT_KEY], scope[_UNWRAPPED_SEND] = front, send
+        try:
+            await self.front_cors(scope, receive, send)
+            handled: bool = scope.pop(_FRONT_HANDLED, True)  # a preflight never reaches the front
+            return handled
+        finally:
+            scope.pop(_FRONT_KEY, None)
+            scope.pop(_UNWRAPPED_SEND, None)
+
     async def serve_mock(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The mock's own answer, for a request the front passes on (`--replay-miss mock`)."""
+        """The mock's own answer, for a request the front passes on (`--replay-miss mock`): sent as the mock's
+        answers are, through its own CORS layer, not the front's too."""
         scope[_FRONT_SEEN] = True
-        await self(scope, receive, send)
+        await self(scope, receive, scope.get(_UNWRAPPED_SEND, send))
 
     async def on_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The stack, for a request on a real connection. A bug of ours has been answered with the 500 in the
@@ -553,10 +576,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes += admin_routes()
     middleware = [
         Middleware(RecordingMiddleware),
-        Middleware(
-            CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-            expose_headers=EXPOSED_HEADERS, private_prefix=ADMIN_PREFIX,
-        )
+        Middleware(CORSMiddleware, **CORS_OPTIONS),
     ]
     app = MockApp(
         routes=routes,

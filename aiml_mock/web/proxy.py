@@ -128,8 +128,9 @@ class Front:
     async def _replay(self, scope: Scope, receive: Receive, send: Send, recording: Recording, state: MockState,
                       started: float, raw: bytes, lowered: dict[str, str]) -> None:
         assert self.cassette is not None
-        status, headers, content = replay_answer(recording, self.cassette, _base_url(scope, lowered, state),
-                                                 state.signer, self.clock())
+        status, recorded, content = replay_answer(recording, self.cassette, _base_url(scope, lowered, state),
+                                                  state.signer, self.clock())
+        headers = dict(own_cors(list(recorded.items())))
         violations = self._request_violations(scope, raw, lowered, state)
         events = replay_events(recording, self.cassette)
         if events is not None:
@@ -238,8 +239,8 @@ class Front:
             return
         try:
             media = upstream.headers.get("content-type", "")
-            returned = [(name, value) for name, value in upstream.headers.multi_items()
-                        if name.lower() not in _NOT_RETURNED]
+            returned = own_cors([(name, value) for name, value in upstream.headers.multi_items()
+                                 if name.lower() not in _NOT_RETURNED])
             if _is_json(media):
                 try:
                     content = await upstream.aread()
@@ -505,6 +506,23 @@ def _replayed_body(raw: bytes, receive: Receive) -> Receive:
 def _tls() -> ssl.SSLContext:
     """One TLS context for every forwarded request: making one (loading the CA bundle) costs ~10-200 ms."""
     return ssl.create_default_context()
+
+
+def own_cors(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An upstream's (or a recording's) headers without its CORS answer, which the mock's own CORS layer gives
+    instead: its `Access-Control-*` headers out, `Origin` out of its `Vary`. Two `Access-Control-Allow-Origin`
+    headers are refused by browsers; the page talks to the proxy, whose policy is the one that applies."""
+    kept: list[tuple[str, str]] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered.startswith("access-control-"):
+            continue
+        if lowered == "vary":
+            value = ", ".join(item.strip() for item in value.split(",") if item.strip().lower() not in ("origin", ""))
+            if not value:
+                continue
+        kept.append((name, value))
+    return kept
 
 
 def _stored_body(content: bytes, media: str, arrivals: Sequence[tuple[int, float]], cassette: Cassette
