@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
+import json
 import math
 import string
 from collections.abc import Iterable, Mapping
@@ -454,3 +456,469 @@ def _set_key(obj: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
 
 def _drop_key(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return {name: value for name, value in obj.items() if name != key}
+
+
+# -- multipart forms: image edits and variations ----------------------------------------------------------------
+
+
+class MultipartForm(NamedTuple):
+    """A `multipart/form-data` request as clients send it: text fields (strings, as forms carry them) and file parts
+    `(part name, (file name, bytes, media type))`, in order; pass them as `httpx.post(url, data=form.fields,
+    files=form.files)`. `operation` is the contract's (`ImageEditRequest`, `ImageVariationRequest`)."""
+
+    operation: str
+    model: str
+    fields: dict[str, str]
+    files: list[tuple[str, tuple[str, bytes, str]]]
+
+
+class InvalidForm(NamedTuple):
+    """A form the API refuses with a 400, why (`kind`, one of `FORM_REFUSALS` or `field`), the part or field at fault,
+    and the OpenAI `code` the refusal carries (None for a bad field value: its code depends on the rule broken)."""
+
+    form: MultipartForm
+    kind: str
+    field: str
+    code: str | None
+
+
+# The refusals of an upload and the code each carries (docs/gpt-image.md); which apply to a model is read from its
+# form's `x-mock-uploads` / `x-mock-mask` rules.
+FORM_REFUSALS: Mapping[str, str] = {
+    "not_an_image": "invalid_image_file",
+    "wrong_format": "invalid_image_format",
+    "oversize": "image_too_large",
+    "too_many_images": "too_many_images",
+    "mask_without_alpha": "invalid_image_format",
+    "mask_other_size": "invalid_image_dimensions",
+    "not_square": "invalid_image_dimensions",
+}
+PILLOW_FORMATS = ("png", "webp", "jpeg", "gif", "bmp", "tiff")  # what a wrong format is drawn from
+MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "gif": "image/gif", "bmp": "image/bmp",
+               "tiff": "image/tiff"}
+_MODES = {"png": ("RGB", "RGBA", "L", "LA", "P"), "webp": ("RGB", "RGBA"), "jpeg": ("RGB", "L"), "gif": ("P",),
+          "bmp": ("RGB",), "tiff": ("RGB",)}
+PICTURE_SIDE = 48  # drawn pictures are at most this many pixels a side: real images, small enough for fast CI
+OVERSIZE_MAX = 8 * 1024 * 1024  # an oversize part is drawn only where its limit is at most this (masks, dall-e-2)
+EDIT_OPERATION, VARIATION_OPERATION = "ImageEditRequest", "ImageVariationRequest"
+
+
+def edit_forms(model: str | None = None, *, profile: Profile = "openai",
+               **fields: st.SearchStrategy[str]) -> st.SearchStrategy[MultipartForm]:
+    """Edit forms the API accepts for `model` (any model that edits when None): one image or several (as `image` or
+    repeated `image[]`, up to the model's limit, in the formats it takes, square where it must be), a mask with an
+    alpha channel of the first image's size where the model takes one, every field the model's form defines drawn
+    from its schema as the string a form carries. `fields` fixes what a field is drawn from (`n=st.just("1")`)."""
+    return _forms(EDIT_OPERATION, model, profile, fields)
+
+
+def variation_forms(model: str | None = None, *, profile: Profile = "openai",
+                    **fields: st.SearchStrategy[str]) -> st.SearchStrategy[MultipartForm]:
+    """Variation forms the API accepts (dall-e-2 on the openai profile): as `edit_forms`, for variations."""
+    return _forms(VARIATION_OPERATION, model, profile, fields)
+
+
+def invalid_edit_forms(model: str | None = None, *, profile: Profile = "openai",
+                       **fields: st.SearchStrategy[str]) -> st.SearchStrategy[InvalidForm]:
+    """Edit forms the API refuses with a 400, one thing broken and the rest valid: each upload refusal the model's
+    rules allow (`FORM_REFUSALS`: bytes that are no image, a format it does not take, a part over its limit, too many
+    images, a mask without alpha or of other dimensions, a non-square image where it must be square), or one field
+    with a value its schema refuses, missing when required, or unknown where the form is closed."""
+    return _invalid_forms(EDIT_OPERATION, model, profile, fields)
+
+
+def invalid_variation_forms(model: str | None = None, *, profile: Profile = "openai",
+                            **fields: st.SearchStrategy[str]) -> st.SearchStrategy[InvalidForm]:
+    """Variation forms the API refuses with a 400: as `invalid_edit_forms`, for variations."""
+    return _invalid_forms(VARIATION_OPERATION, model, profile, fields)
+
+
+def form_models(operation: str, profile: Profile = "openai") -> list[str]:
+    """The models that serve an operation (`ImageEditRequest`, `ImageVariationRequest`) in a profile."""
+    found = load_contract(profile).document["components"]["schemas"].get(operation)
+    return list(found["x-model-schemas"]) if found else []
+
+
+def _form_rules(operation: str, profile: Profile, model: str) -> Any:
+    from aiml_mock.core.edits import form_rules  # Pillow and the form reader: only for form strategies
+
+    rules = form_rules(load_contract(profile), operation, model)
+    if rules is None:
+        served = ", ".join(form_models(operation, profile)) or "none"
+        raise ValueError(f"{model!r} has no {operation} form in the {profile} profile (models: {served})")
+    properties = {name: prop for name, prop in rules.properties.items() if isinstance(prop, Mapping)}
+    check_schema({**rules.schema, "properties": properties}, f"{operation}/{model}")  # `false`: a field refused
+    return rules
+
+
+def _chosen(operation: str, model: str | None, profile: Profile) -> list[str]:
+    models = form_models(operation, profile)
+    if not models:
+        raise ValueError(f"the {profile} profile serves no {operation}")
+    if model is not None:
+        _form_rules(operation, profile, model)
+        return [model]
+    return models
+
+
+def _forms(operation: str, model: str | None, profile: Profile, fixed: Mapping[str, st.SearchStrategy[str]]
+           ) -> st.SearchStrategy[MultipartForm]:
+    fixed_items = tuple(sorted(fixed.items(), key=lambda item: item[0]))
+    return st.sampled_from(_chosen(operation, model, profile)).flatmap(
+        lambda chosen: _valid_form(operation, profile, chosen, fixed_items))
+
+
+def _invalid_forms(operation: str, model: str | None, profile: Profile, fixed: Mapping[str, st.SearchStrategy[str]]
+                   ) -> st.SearchStrategy[InvalidForm]:
+    fixed_items = tuple(sorted(fixed.items(), key=lambda item: item[0]))
+    return st.sampled_from(_chosen(operation, model, profile)).flatmap(
+        lambda chosen: _invalid_form(operation, profile, chosen, fixed_items))
+
+
+def form_text(value: Any) -> str:
+    """A value as a form field carries it: `true`/`false`, numbers as written, other values as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+Fixed = tuple[tuple[str, st.SearchStrategy[str]], ...]
+
+
+@functools.cache
+def _field_texts(operation: str, profile: Profile, model: str, fixed: Fixed) -> st.SearchStrategy[dict[str, str]]:
+    """The text fields of a valid form: each one the schema defines, present or absent (required ones present), and
+    `model` (absent at times for the operation's default model)."""
+    rules = _form_rules(operation, profile, model)
+    chosen = dict(fixed)
+    required = set(rules.schema.get("required", ()))
+    drawn: dict[str, st.SearchStrategy[str]] = {}
+    for name, prop in rules.properties.items():
+        if name == "model" or not isinstance(prop, Mapping):
+            continue
+        drawn[name] = chosen.get(name, valid_values(prop).filter(_not_none).map(form_text))
+    always = {name: drawn.pop(name) for name in list(drawn) if name in required or name in chosen}
+    texts = st.tuples(_model_field(operation, profile, model), st.fixed_dictionaries(always, optional=drawn))
+    return texts.map(_with_model).filter(functools.partial(_fields_valid, rules))
+
+
+def _with_model(item: tuple[str | None, dict[str, str]]) -> dict[str, str]:
+    model, values = item
+    return values if model is None else {"model": model, **values}
+
+
+def _not_none(value: Any) -> bool:
+    return value is not None
+
+
+def _fields_valid(rules: Any, fields: Mapping[str, str]) -> bool:
+    from aiml_mock.core.edits import typed_fields
+
+    return bool(rules.validator.is_valid(typed_fields(fields, rules.properties)))
+
+
+def _model_field(operation: str, profile: Profile, model: str) -> st.SearchStrategy[str | None]:
+    """The `model` field: the model's id, or absent when the model is the operation's default."""
+    schemas = load_contract(profile).document["components"]["schemas"][operation]
+    return st.sampled_from([model, None]) if schemas.get("x-default-model") == model else st.just(model)
+
+
+@st.composite
+def pictures(draw: st.DrawFn, fmt: str = "png", size: tuple[int, int] | None = None, *, mode: str | None = None,
+             square: bool = False) -> bytes:
+    """A real image in `fmt` (png, webp, jpeg, gif, bmp, tiff), small: random sides up to `PICTURE_SIDE` unless
+    `size` is given (square when `square`), in any colour mode the format holds, a few coloured blocks drawn on it."""
+    from PIL import Image
+
+    if size is None:
+        width = draw(st.integers(1, PICTURE_SIDE), label="width")
+        size = (width, width) if square else (width, draw(st.integers(1, PICTURE_SIDE), label="height"))
+    chosen = mode or draw(st.sampled_from(_MODES[fmt]), label="mode")
+    base = "RGBA" if chosen in ("RGBA", "LA") else "RGB"
+    colours = st.tuples(*(st.integers(0, 255) for _ in range(len(base))))
+    image = Image.new(base, size, draw(colours))
+    for _ in range(draw(st.integers(0, 3))):
+        x, y = draw(st.integers(0, size[0] - 1)), draw(st.integers(0, size[1] - 1))
+        image.paste(draw(colours), (x, y, min(size[0], x + 1 + size[0] // 2), min(size[1], y + 1 + size[1] // 2)))
+    image = image.convert(chosen) if chosen != "P" else image.convert("P", palette=Image.Palette.ADAPTIVE)
+    return _encoded(image, fmt)
+
+
+def _encoded(image: Any, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt.upper())
+    return out.getvalue()
+
+
+@st.composite
+def masks(draw: st.DrawFn, size: tuple[int, int], *, alpha: bool = True) -> bytes:
+    """A PNG mask of `size`: with an alpha channel (RGBA or LA) whose transparent block marks the area to edit, or,
+    `alpha=False`, a PNG without one (RGB or L: refused as a mask)."""
+    from PIL import Image
+
+    mode = draw(st.sampled_from(["RGBA", "LA"] if alpha else ["RGB", "L"]), label="mask mode")
+    image = Image.new("RGBA", size, (0, 0, 0, 255))
+    x, y = draw(st.integers(0, size[0] - 1)), draw(st.integers(0, size[1] - 1))
+    image.paste((0, 0, 0, 0), (x, y, size[0], size[1]))
+    return _encoded(image.convert(mode), "png")
+
+
+def not_images() -> st.SearchStrategy[bytes]:
+    """Bytes no image decoder reads: empty, text, random bytes, an image's first bytes cut short."""
+    from PIL import Image
+
+    def unreadable(data: bytes) -> bool:
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+        except Exception:  # noqa: BLE001 (whatever Pillow raises, it is no image)
+            return True
+        return False
+
+    cut = st.sampled_from([b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x00\x00\x00WEBP", b"\xff\xd8\xff\xe0", b"GIF89a"])
+    return st.one_of(st.binary(max_size=64), st.text(max_size=40).map(str.encode), cut).filter(unreadable)
+
+
+@functools.cache
+def _valid_form(operation: str, profile: Profile, model: str, fixed: Fixed) -> st.SearchStrategy[MultipartForm]:
+    return st.builds(_assembled, st.just(operation), st.just(model), _field_texts(operation, profile, model, fixed),
+                     _valid_uploads(operation, profile, model))
+
+
+@functools.cache
+def _valid_uploads(operation: str, profile: Profile, model: str) -> st.SearchStrategy[list[tuple[str, tuple[str, bytes,
+                                                                                                                str]]]]:
+    return _uploads(_form_rules(operation, profile, model))
+
+
+def _assembled(operation: str, model: str, fields: dict[str, str], files: list[tuple[str, tuple[str, bytes, str]]]
+               ) -> MultipartForm:
+    return MultipartForm(operation, model, fields, files)
+
+
+class PartContent(bytes):
+    """A file part's bytes, shown by their size and first bytes (a failing example's report stays readable when a
+    part is megabytes long)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes: {self[:8].hex()}...>"
+
+
+def _part(name: str, fmt: str, content: bytes, index: int = 0) -> tuple[str, tuple[str, bytes, str]]:
+    return name, (f"{name.rstrip('[]')}-{index}.{fmt}", PartContent(content),
+                  MEDIA_TYPES.get(fmt, "application/octet-stream"))
+
+
+@st.composite
+def _uploads(draw: st.DrawFn, rules: Any, *, images: int | None = None) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """Valid file parts: the images (the model's formats, square where it must be) and, maybe, a mask."""
+    limits = rules.uploads
+    count = images if images is not None else draw(st.integers(1, min(int(limits["max_images"]), 4)), label="images")
+    name = "image[]" if count > 1 else draw(st.sampled_from(["image", "image[]"]), label="part name")
+    parts = []
+    first_size: tuple[int, int] | None = None
+    for index in range(count):
+        fmt = draw(st.sampled_from(list(limits["formats"])), label="format")
+        content = draw(pictures(fmt, square=bool(limits.get("square"))))
+        if first_size is None:
+            first_size = _size_of(content)
+        parts.append(_part(name, fmt, content, index))
+    if rules.mask is not None and first_size is not None and draw(st.booleans(), label="with mask"):
+        parts.append(_part("mask", "png", draw(masks(first_size))))
+    return parts
+
+
+def _size_of(content: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(content)) as opened:
+        return opened.size
+
+
+def _upload_kinds(rules: Any) -> list[str]:
+    """The upload refusals this model's rules allow."""
+    limits, mask = rules.uploads, rules.mask
+    kinds = ["not_an_image", "too_many_images"]
+    if set(PILLOW_FORMATS) - set(limits["formats"]) or (mask and set(PILLOW_FORMATS) - set(mask["formats"])):
+        kinds.append("wrong_format")
+    if min(int(limits["max_bytes"]), int(mask["max_bytes"]) if mask else OVERSIZE_MAX + 1) <= OVERSIZE_MAX:
+        kinds.append("oversize")
+    if limits.get("square"):
+        kinds.append("not_square")
+    if mask and mask.get("alpha"):
+        kinds.append("mask_without_alpha")
+    if mask and mask.get("same_size"):
+        kinds.append("mask_other_size")
+    return kinds
+
+
+@functools.cache
+def _invalid_form(operation: str, profile: Profile, model: str, fixed: Fixed) -> st.SearchStrategy[InvalidForm]:
+    rules = _form_rules(operation, profile, model)
+    kinds: list[tuple[str, str]] = [("upload", kind) for kind in _upload_kinds(rules)]
+    kinds += [("field", name) for name in _breakable(rules)]
+    kinds += [("missing", name) for name in rules.schema.get("required", ())]
+    kinds.append(("missing", "image"))
+    if rules.schema.get("additionalProperties") is False:
+        kinds.append(("unknown", ""))
+    return st.sampled_from(kinds).flatmap(functools.partial(_broken, operation, profile, model, fixed))
+
+
+def _breakable(rules: Any) -> list[str]:
+    """Fields a form string can break: typed, enumerated or bounded ones (a free string is never refused)."""
+    names = []
+    for name, prop in rules.properties.items():
+        if prop is False:  # a field this model refuses (gpt-image-1-mini's input_fidelity)
+            names.append(name)
+        if name == "model" or not isinstance(prop, Mapping):
+            continue
+        kinds = set(_types(prop))
+        if kinds - {"string", "null"} or any(key in prop for key in ("enum", "const", "maxLength", "minLength",
+                                                                        "pattern", "x-mock-size-rule")):
+            names.append(name)
+    return names
+
+
+@functools.cache
+def _broken(operation: str, profile: Profile, model: str, fixed: Fixed, kind: tuple[str, str]
+            ) -> st.SearchStrategy[InvalidForm]:
+    """Forms broken in one way (`kind`: how, and the upload refusal or field): built once per kind, drawn often."""
+    rules = _form_rules(operation, profile, model)
+    fields = _field_texts(operation, profile, model, fixed)
+    how, name = kind
+    if how == "upload":
+        return st.builds(_refused_upload, st.just(operation), st.just(model), fields, st.just(name),
+                         _bad_uploads(rules, name))
+    if how == "missing" and name == "image":
+        files = _valid_uploads(operation, profile, model).map(lambda parts: [p for p in parts if p[0] == "mask"])
+        return st.builds(lambda values, parts: InvalidForm(MultipartForm(operation, model, values, parts), "field",
+                                                           "image", "missing_required_parameter"), fields, files)
+    if how == "missing":
+        broken = fields.map(lambda values: ({k: v for k, v in values.items() if k != name}, name))
+    elif how == "unknown":
+        extra = st.from_regex(r"[a-z][a-z_]{0,15}", fullmatch=True).filter(
+            lambda key: key not in rules.properties and key not in ("image", "image[]", "mask"))
+        broken = st.tuples(fields, extra, st.text(_CHARS, max_size=12)).map(
+            lambda item: ({**item[0], item[1]: item[2]}, item[1]))
+    else:
+        prop = rules.properties[name]
+        typed = invalid_values(prop) if prop is not False else None
+        bad = st.text(_CHARS, max_size=12) if prop is False else _bad_texts(prop)
+        if typed is not None:
+            bad = st.one_of(bad, typed.map(form_text))
+        broken = st.tuples(fields, bad).map(lambda item: ({**item[0], name: item[1]}, name))
+    return st.builds(_refused_field, st.just(operation), st.just(model), broken,
+                     _valid_uploads(operation, profile, model)).filter(
+        functools.partial(_refused_only_for, rules))
+
+
+def _bad_texts(prop: Mapping[str, Any]) -> st.SearchStrategy[str]:
+    """Form strings that break a field's type or enum: words for numbers and booleans, numbers in other spellings."""
+    return st.sampled_from(["", "abc", "1.5", "1e3", "yes", "TRUE", "null", "[]", "{}", " 1", "0x1", "∞"])
+
+
+def _refused_field(operation: str, model: str, broken: tuple[dict[str, str], str],
+                   files: list[tuple[str, tuple[str, bytes, str]]]) -> InvalidForm:
+    values, name = broken
+    return InvalidForm(MultipartForm(operation, model, values, files), "field", name, None)
+
+
+def _refused_only_for(rules: Any, invalid: InvalidForm) -> bool:
+    """The fields are refused, and only because of the field named (the size rule, which no JSON Schema says, too)."""
+    from aiml_mock.core.edits import typed_fields
+
+    body = typed_fields(invalid.form.fields, rules.properties)
+    if invalid.field in ("image", "prompt") and invalid.field not in invalid.form.fields:
+        return True
+    rule = rules.properties.get(invalid.field, {}).get("x-mock-size-rule") if invalid.field == "size" else None
+    if rule is not None and rules.validator.is_valid(body):
+        from aiml_mock.core.dimensions import size_rule_problem
+
+        return size_rule_problem(str(body.get("size")), rule) is not None
+    fields = {_field_name(error.instance_path, error) for error in rules.validator.iter_errors(body)}
+    return fields == {invalid.field}
+
+
+def _field_name(path: Any, error: Any) -> str:
+    """The top-level field a validation error is about (for a closed form's unknown field: that field)."""
+    if path:
+        return str(path[0])
+    kind = getattr(error, "kind", None)
+    unexpected = getattr(kind, "unexpected", None)
+    if unexpected:
+        return str(list(unexpected)[0])
+    return ""
+
+
+def _refused_upload(operation: str, model: str, fields: dict[str, str], kind: str,
+                    broken: tuple[str, list[tuple[str, tuple[str, bytes, str]]]]) -> InvalidForm:
+    part, files = broken
+    return InvalidForm(MultipartForm(operation, model, fields, files), kind, part, FORM_REFUSALS[kind])
+
+
+def _bad_uploads(rules: Any, kind: str) -> st.SearchStrategy[tuple[str, list[tuple[str, tuple[str, bytes, str]]]]]:
+    """File parts broken in one way (`kind`), and the part at fault (`image` or `mask`)."""
+    limits, mask = rules.uploads, rules.mask
+    square = bool(limits.get("square"))
+    good_format = st.sampled_from(list(limits["formats"]))
+    if kind == "too_many_images":
+        many = int(limits["max_images"]) + 1
+        return st.builds(lambda parts: ("image", parts), _uploads(rules, images=many).map(_no_mask))
+    if kind == "not_square":
+        size = st.tuples(st.integers(1, PICTURE_SIDE), st.integers(1, PICTURE_SIDE)).filter(lambda wh: wh[0] != wh[1])
+        return st.tuples(good_format, size).flatmap(
+            lambda item: pictures(item[0], item[1]).map(lambda content: ("image", [_part("image", item[0], content)])))
+    on_mask = ("mask_without_alpha", "mask_other_size")
+    targets = ["mask"] if kind in on_mask else ["image"] + (["mask"] if mask else [])
+    rules_of = {"image": limits, "mask": mask}
+    if kind == "oversize":
+        targets = [name for name in targets if int(rules_of[name]["max_bytes"]) <= OVERSIZE_MAX]
+    if kind == "wrong_format":
+        targets = [name for name in targets if set(PILLOW_FORMATS) - set(rules_of[name]["formats"])]
+    return st.sampled_from(targets).flatmap(lambda target: _one_bad_part(rules, kind, target, square))
+
+
+def _no_mask(parts: list[tuple[str, tuple[str, bytes, str]]]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [part for part in parts if part[0] != "mask"]
+
+
+@st.composite
+def _one_bad_part(draw: st.DrawFn, rules: Any, kind: str, target: str, square: bool
+                  ) -> tuple[str, list[tuple[str, tuple[str, bytes, str]]]]:
+    """A valid image (and a mask where the target is the mask) with the target part broken by `kind`."""
+    limits, mask = rules.uploads, rules.mask
+    fmt = draw(st.sampled_from(list(limits["formats"])), label="format")
+    width = draw(st.integers(1, PICTURE_SIDE))
+    size = (width, width) if square else (width, draw(st.integers(1, PICTURE_SIDE)))
+    image: tuple[str, bytes] = (fmt, draw(pictures(fmt, size)))
+    mask_part: tuple[str, bytes] | None = ("png", draw(masks(size))) if target == "mask" else None
+    allowed = list((mask if target == "mask" else limits)["formats"])
+    if kind == "not_an_image":
+        broken: tuple[str, bytes] = (draw(st.sampled_from(allowed)), draw(not_images()))
+    elif kind == "wrong_format":
+        other = draw(st.sampled_from([name for name in PILLOW_FORMATS if name not in allowed]), label="wrong format")
+        mode = "RGBA" if target == "mask" and other in ("png", "webp", "tiff") else None
+        broken = (other, draw(pictures(other, size, mode=mode)))
+    elif kind == "oversize":
+        limit = int((mask if target == "mask" else limits)["max_bytes"])
+        head = mask_part[1] if mask_part else image[1]
+        broken = (mask_part[0] if mask_part else image[0],
+                  head + b"\0" * (limit + draw(st.integers(1, 4096)) - len(head)))
+    elif kind == "mask_without_alpha":
+        broken = ("png", draw(masks(size, alpha=False)))
+    else:  # mask_other_size
+        other_size = st.tuples(st.integers(1, PICTURE_SIDE), st.integers(1, PICTURE_SIDE)).filter(lambda wh: wh != size)
+        broken = ("png", draw(masks(draw(other_size))))
+    if target == "mask":
+        mask_part = broken
+    else:
+        image = broken
+    name = draw(st.sampled_from(["image", "image[]"]), label="part name")
+    parts = [_part(name, image[0], image[1])]
+    if mask_part is not None:
+        parts.append(_part("mask", mask_part[0], mask_part[1]))
+    return target, parts
