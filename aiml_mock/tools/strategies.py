@@ -471,6 +471,20 @@ class MultipartForm(NamedTuple):
     fields: dict[str, str]
     files: list[tuple[str, tuple[str, bytes, str]]]
 
+    def encoded(self, boundary: str = "aiml-mock-form-boundary") -> tuple[str, bytes]:
+        """The form as a `multipart/form-data` body and its content type, fields first (for clients that send a form
+        without files as urlencoded, as httpx and requests do)."""
+        out = io.BytesIO()
+        for name, value in self.fields.items():
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+            out.write(value.encode() + b"\r\n")
+        for name, (filename, content, media) in self.files:
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                      f"Content-Type: {media}\r\n\r\n".encode())
+            out.write(bytes(content) + b"\r\n")
+        out.write(f"--{boundary}--\r\n".encode())
+        return f"multipart/form-data; boundary={boundary}", out.getvalue()
+
 
 class InvalidForm(NamedTuple):
     """A form the API refuses with a 400, why (`kind`, one of `FORM_REFUSALS` or `field`), the part or field at fault,
