@@ -15,6 +15,7 @@ from PIL import Image
 from aiml_mock.core.contract import load_contract
 from aiml_mock.core.edits import check_fields, check_uploads, rules_for
 from aiml_mock.core.errors import ApiError
+from aiml_mock.core.forms import Form, Upload
 from aiml_mock.tools.strategies import (
     EDIT_OPERATION,
     FORM_REFUSALS,
@@ -31,7 +32,6 @@ from aiml_mock.tools.strategies import (
     invalid_variation_forms,
     variation_forms,
 )
-from aiml_mock.core.forms import Form, Upload
 
 T = TypeVar("T")
 AIML = load_contract("aimlapi")

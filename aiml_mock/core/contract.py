@@ -595,16 +595,26 @@ def _with_error_style(document: dict[str, Any], style: ErrorStyle) -> dict[str, 
     return document
 
 
+FORM_OPERATIONS = ("ImageEditRequest", "ImageVariationRequest")
+FORM_PATHS = ("/v1/images/edits", "/v1/images/variations")
+
+
 def _with_success_status(document: dict[str, Any], status: int) -> dict[str, Any]:
     schemas = document["components"]["schemas"]
     for branch in schemas["ImageRequest"]["oneOf"]:
         name = branch["$ref"].rsplit("/", 1)[-1]
         schemas[name]["x-success-status"] = status
-    responses = document["paths"][IMAGE_PATH]["post"]["responses"]
-    success = next(responses[code] for code in ("200", "201") if code in responses)
-    for code in ("200", "201"):
-        responses.pop(code, None)
-    responses[str(status)] = success
+    for operation in FORM_OPERATIONS:  # edits and variations: each model's form, as its generations
+        for ref in schemas.get(operation, {}).get("x-model-schemas", {}).values():
+            schemas[ref.rsplit("/", 1)[-1]]["x-success-status"] = status
+    for path in (IMAGE_PATH, *FORM_PATHS):
+        if path not in document["paths"]:
+            continue
+        responses = document["paths"][path]["post"]["responses"]
+        success = next(responses[code] for code in ("200", "201") if code in responses)
+        for code in ("200", "201"):
+            responses.pop(code, None)
+        responses[str(status)] = success
     return document
 
 

@@ -38,7 +38,7 @@ _INTEGER = re.compile(r"^-?\d{1,18}$")
 
 @dataclass(frozen=True)
 class FormRules:
-    """One model's form: its validator (files left out), properties, defaults and upload rules."""
+    """One model's form: its validator (files left out), properties, defaults, upload rules and success status."""
 
     model: str
     validator: Any
@@ -49,6 +49,7 @@ class FormRules:
     mask: Mapping[str, Any] | None
     delivery: str | None
     streams: str | None
+    success_status: int = 200
 
 
 _RULES: dict[tuple[int, str, str], FormRules] = {}
@@ -71,7 +72,7 @@ def form_rules(contract: Contract, operation: str, model: str) -> FormRules | No
             model, _validator(fields), fields, props,
             {name: prop["default"] for name, prop in props.items() if isinstance(prop, Mapping) and "default" in prop},
             schema["x-mock-uploads"], schema.get("x-mock-mask"), schema.get("x-mock-delivery"),
-            schema.get("x-mock-streams"))
+            schema.get("x-mock-streams"), int(schema.get("x-success-status", 200)))
     return found
 
 
@@ -153,7 +154,7 @@ def decode(upload: Upload, label: str, formats: list[str], max_bytes: int) -> De
             opened.load()
             image = opened.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        raise image_upload_error("invalid_image_file", f"Invalid {label}: the file is not an image Pillow can read. "
+        raise image_upload_error("invalid_image_file", f"Invalid {label}: the file is not an image that decodes. "
                                  "Supported formats are " + ", ".join(formats) + ".", param=label.split()[0]) from None
     if fmt not in formats:
         raise image_upload_error("invalid_image_format", f"Invalid {label}: format must be in {formats}, got {fmt}.",

@@ -276,8 +276,18 @@ def stream_error(error: ApiError) -> dict[str, Any]:
 
 def image_upload_error(code: str, message: str, param: str = "image") -> ApiError:
     """An upload the API refuses (`invalid_image_file`, `invalid_image_format`, `image_too_large`,
-    `too_many_images`, `invalid_image_dimensions`): a 400 naming the part."""
-    return ApiError(400, message, param=param, code=code, type="invalid_request_error", openai_message=message)
+    `too_many_images`, `invalid_image_dimensions`): a 400 naming the part; in the AI/ML API's dialect worded as
+    its body validation errors (`Body validation error! ... at "image"`)."""
+    return ApiError(400, f'Body validation error! {message.rstrip(".")} at "{param}"', param=param, code=code,
+                    type="invalid_request_error", openai_message=message)
+
+
+def form_error(message: str, param: str | None = None, openai_message: str | None = None) -> ApiError:
+    """A multipart form the API cannot read (malformed, too many fields, a field too long): a 400, worded as the
+    AI/ML API's body validation errors there (naming the field when there is one), as OpenAI's elsewhere."""
+    where = f' at "{param}"' if param else ""
+    return ApiError(400, f"Body validation error! {message}{where}", param=param, code="invalid_value" if param
+                    else None, type="invalid_request_error", openai_message=openai_message or message)
 
 
 class StoreUnavailable(Exception):

@@ -180,7 +180,7 @@ async def _answer(request: Request, operation: str) -> Response:
     exchange.note_payload(body, image_request, cost)
     if isinstance(body.get("data"), list):
         keep_images(state, exchange, image_request, body["data"], now)
-    response = JSONAnswer(orjson.dumps(body), 200, request_id, started, limits)
+    response = JSONAnswer(orjson.dumps(body), rules.success_status, request_id, started, limits)
     if fault is not None and fault.kind in ("truncate", "malformed"):
         return Truncated(response) if fault.kind == "truncate" else malformed(response)
     return response

@@ -17,7 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
-from aiml_mock.core.errors import ApiError
+from aiml_mock.core.errors import ApiError, form_error
 from aiml_mock.core.forms import Form, Upload
 
 IN_MEMORY = 1024 * 1024  # bytes of a file part held in memory before it spools to disk
@@ -72,7 +72,7 @@ async def read_form(receive: Receive, content_type: str | None, file_limit: Call
             state["upload"], state["limit"] = upload, file_limit(form, name)
             form.files.append(upload)
         elif len(form.fields) >= FIELDS_MAX:
-            raise ApiError(400, f"Too many form fields: at most {FIELDS_MAX} are accepted")
+            raise form_error(f"Too many form fields: at most {FIELDS_MAX} are accepted")
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         upload: Upload | None = state["upload"]
@@ -80,7 +80,7 @@ async def read_form(receive: Receive, content_type: str | None, file_limit: Call
             value: bytearray = state["value"]
             value += data[start:end]
             if len(value) > (PROMPT_MAX if state["name"] == "prompt" else FIELD_MAX):
-                raise ApiError(400, f"The form field {state['name']!r} is too long", param=state["name"])
+                raise form_error(f"The form field {state['name']!r} is too long", param=state["name"])
             return
         upload.size += end - start
         if upload.over:
@@ -119,8 +119,8 @@ async def read_form(receive: Receive, content_type: str | None, file_limit: Call
         parser.finalize()
     except MultipartParseError as error:
         form.close()
-        raise ApiError(400, f"The multipart body could not be parsed: {error}",
-                       openai_message="Could not parse multipart form") from None
+        raise form_error(f"The multipart body could not be parsed: {error}",
+                         openai_message="Could not parse multipart form") from None
     except BaseException:
         form.close()
         raise

@@ -93,7 +93,36 @@ def test_stream_is_ignored_as_on_generations(aiml_mock: str) -> None:
     assert answer.json()["data"][0]["url"]
 
 
-def test_a_bad_upload_is_refused_in_the_flat_dialect(aiml_mock: str) -> None:
+@pytest.mark.parametrize(("files", "part", "wording"), [
+    ({"image": ("a.png", b"not an image at all")}, "image", "not an image"),
+    ({"image": ("a.gif", picture(64, 64, "GIF"))}, "image", "format must be in ['png', 'webp', 'jpeg'], got gif"),
+    ({"image": [("a.png", picture(32, 32))] * 17}, "image", "takes at most 16, got 17"),
+    ({"image": ("a.png", picture(64, 64)), "mask": ("m.png", mask_png(64, 64, "RGB"))}, "mask", "alpha channel"),
+    ({"image": ("a.png", picture(64, 64)), "mask": ("m.png", mask_png(32, 32))}, "mask", "dimensions 64x64"),
+])
+def test_each_bad_upload_is_refused_as_a_body_validation_error_naming_the_part(
+        aiml_mock: str, files: dict[str, Any], part: str, wording: str) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client_for(aiml_mock).images.edit(model="openai/gpt-image-1", image=("a.png", b"not an image"), prompt="x")
-    assert caught.value.body["statusCode"] == 400 and "not an image" in caught.value.body["message"]
+        client_for(aiml_mock).images.edit(model="openai/gpt-image-1", prompt="x", **files)
+    body = caught.value.body
+    assert caught.value.code is None and set(body) == {"message", "path", "requestId", "statusCode", "timestamp"}
+    assert body["statusCode"] == 400 and body["path"] == "/v1/images/edits"
+    assert body["message"].startswith("Body validation error! ") and body["message"].endswith(f'at "{part}"')
+    assert wording in body["message"]
+
+
+def test_a_form_that_does_not_parse_is_a_body_validation_error() -> None:
+    with serve() as (_, url):
+        answer = httpx.post(f"{url}/v1/images/edits", headers={
+            "Authorization": "Bearer sk-test", "Content-Type": "multipart/form-data; boundary=b"},
+            content=b"--b\r\nno colon in this header\r\n\r\nx\r\n--b--\r\n")
+    assert answer.status_code == 400 and answer.json()["message"].startswith(
+        "Body validation error! The multipart body could not be parsed")
+
+
+def test_the_edit_answers_the_documented_200_or_the_configured_success_status() -> None:
+    for flags, status in (((), 200), (("--success-status", "201"), 201)):
+        with serve(*flags) as (_, url):
+            raw = client_for(url).images.with_raw_response.edit(model="openai/gpt-image-2",
+                                                                image=("a.png", picture(64, 64)), prompt="x")
+            assert raw.status_code == status and raw.parse().data[0].url

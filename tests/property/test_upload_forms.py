@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from aiml_mock.contract import load_contract
-from aiml_mock.dimensions import parse_size
-from aiml_mock.edits import form_rules
-from aiml_mock.strategies import (
+from aiml_mock.core.contract import load_contract
+from aiml_mock.core.dimensions import parse_size
+from aiml_mock.core.edits import form_rules
+from aiml_mock.tools.strategies import (
     EDIT_OPERATION,
     VARIATION_OPERATION,
     InvalidForm,
