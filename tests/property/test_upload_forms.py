@@ -81,15 +81,22 @@ def first_image_shape(form: MultipartForm) -> float:
         return first.width / first.height
 
 
-def images_of(served: Served, response: httpx.Response) -> tuple[list[Image.Image], dict[str, Any]]:
+def images_of(served: Served, form: MultipartForm, response: httpx.Response
+              ) -> tuple[list[Image.Image], dict[str, Any]]:
     """The images an answer carries (inline, streamed or by URL), and the body (a stream's completed event)."""
     if response.headers["content-type"].startswith("text/event-stream"):
         events = [json.loads(line.removeprefix("data: ")) for line in response.text.split("\n")
                   if line.startswith("data: ")]
         completed = [event for event in events if event["type"].endswith(".completed")]
         assert completed and events[-1] is completed[-1] and all("usage" in event for event in completed)
-        partial_index = [event["partial_image_index"] for event in events if event["type"].endswith(".partial_image")]
-        assert partial_index == sorted(partial_index) and all(index >= 0 for index in partial_index)
+        assert len(completed) == int(form.fields.get("n", "1"))
+        group: list[int] = []  # per image: its partials, 0-based in order, then its completed event
+        for event in events:
+            if event["type"].endswith(".partial_image"):
+                group.append(event["partial_image_index"])
+                continue
+            assert group == list(range(int(form.fields.get("partial_images", "0")))), group
+            group = []
         return [decoded(event["b64_json"]) for event in events], completed[-1]
     body = response.json()
     pictures = []
@@ -128,7 +135,7 @@ def test_a_valid_form_gets_the_success_with_images_of_the_requested_size(served:
     form = data.draw(valid_forms(served), label="form")
     response = served.send(form)
     assert response.status_code == 200, response.text[:500]
-    pictures, body = images_of(served, response)
+    pictures, body = images_of(served, form, response)
     requested = expected_size(served, form)
     sizes = {picture.size for picture in pictures}
     assert len(sizes) == 1, sizes  # every image (partials too) at the answer's size
