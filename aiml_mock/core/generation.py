@@ -40,9 +40,10 @@ def prompt_digest(request: ImageRequest, seed: int) -> bytes:
 def image_specs(request: ImageRequest, seed: int) -> list[ImageSpec]:
     """The images a request asks for (what a `b64_json` answer renders and a `url` answer's names carry)."""
     digest, label, text = prompt_digest(request, seed), caption_label(request), request.prompt[:DRAWN_PROMPT_CHARS]
+    transparent = request.params.get("background") == "transparent"  # gpt-image's; the renderers keep jpeg opaque
     return [
         ImageSpec(text, digest, request.model, request.width, request.height, label, request.fmt,  # type: ignore[arg-type]
-                  index)
+                  index, transparent)
         for index in range(request.count)
     ]
 
@@ -68,7 +69,8 @@ def image_bytes(spec: ImageSpec, cache: ImageCache) -> bytes:
 
 
 def _as_png(spec: ImageSpec) -> ImageSpec:
-    return ImageSpec(spec.text, spec.prompt_digest, spec.model, spec.width, spec.height, spec.label, "png", spec.index)
+    return ImageSpec(spec.text, spec.prompt_digest, spec.model, spec.width, spec.height, spec.label, "png", spec.index,
+                     spec.transparent)
 
 
 def image_b64(spec: ImageSpec, cache: ImageCache) -> str:

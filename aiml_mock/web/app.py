@@ -210,8 +210,9 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             return event_stream(frames, fault, state, request_id, started, limits)
         base_url = base_url_for(scope, headers, settings)
         plan = plan_for(state.contract, image_request.model)
-        if image_request.response_format == "b64_json" and renders_slowly(image_request.fmt, image_request.width,
-                                                                          image_request.height):
+        if image_request.response_format == "b64_json" and (renders_slowly(
+                image_request.fmt, image_request.width, image_request.height)
+                or image_request.params.get("background") == "transparent"):  # Pillow encodes RGBA: tens of ms
             build = functools.partial(success_body, image_request, seed=settings.seed, now=now, cache=state.cache,
                                       signer=state.signer, base_url=base_url, plan=plan, cost=cost)
             await in_task()  # anyio's threads need the running task

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from PIL import Image
 
 from aiml_mock.core.images import (  # the modules: a function of the same name would shadow them
@@ -10,6 +12,7 @@ from aiml_mock.core.images import (  # the modules: a function of the same name 
     _png,
     _webp,
 )
+from aiml_mock.core.images._alpha import ALPHA_FORMATS, transparent
 from aiml_mock.core.images._band import _mask, _plan, _unscaled
 from aiml_mock.core.images._deflate import _pack
 from aiml_mock.core.images._fonts import _FONT_SIZES, _font
@@ -20,8 +23,12 @@ _CHECK_SPEC = ImageSpec("Ag", bytes(8), "", 40, 24, "", "png")  # 40x24: one lin
 
 
 def render(spec: ImageSpec) -> bytes:
-    """``spec`` as a PNG, JPEG or WebP file (the format is checked by the caller)."""
+    """``spec`` as a PNG, JPEG or WebP file (the format is checked by the caller). A transparent one is this
+    renderer's palette PNG, decoded (public API), made RGBA as the plain renderer makes its own (``_alpha``)."""
     plan = _plan(spec)
+    if spec.transparent and spec.fmt in ALPHA_FORMATS:
+        with Image.open(io.BytesIO(_png._png(plan))) as drawn:
+            return transparent(drawn, spec.fmt)
     if spec.fmt == "png":
         return _png._png(plan)
     if spec.fmt == "jpeg":

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
+from aiml_mock.core.images._alpha import ALPHA_FORMATS, transparent
 from aiml_mock.core.images._fonts import _QUANTIZE, _Font, _font, _freetype, _Glyph
 from aiml_mock.core.images._layout import _layout
 from aiml_mock.core.images._spec import _BORDER, _JPEG_QUALITY, ImageSpec
@@ -66,8 +67,11 @@ def picture(spec: ImageSpec) -> Image.Image:
 
 
 def render(spec: ImageSpec) -> bytes:
-    """``spec`` as a PNG (palette), JPEG (baseline, the fast path's quality and subsampling) or lossless WebP."""
+    """``spec`` as a PNG (palette), JPEG (baseline, the fast path's quality and subsampling) or lossless WebP;
+    a transparent one as RGBA (``_alpha``)."""
     im = picture(spec)
+    if spec.transparent and spec.fmt in ALPHA_FORMATS:
+        return transparent(im, spec.fmt)
     out = io.BytesIO()
     if spec.fmt == "png":
         im.save(out, "PNG")

@@ -35,6 +35,7 @@ class ImageSpec:
     label: str
     fmt: ImageFormat = "png"
     index: int = 0
+    transparent: bool = False  # background fully transparent (png and webp; a jpeg is drawn opaque)
 
     def __post_init__(self) -> None:
         width, height, index = self.width, self.height, self.index
