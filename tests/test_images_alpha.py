@@ -118,3 +118,17 @@ def test_a_server_on_the_plain_renderer_answers_the_transparent_image_the_fast_o
                          size="1536x1024")
     assert from_plain.mode == from_fast.mode == "RGBA"
     assert from_plain.tobytes() == from_fast.tobytes()
+
+
+def test_an_ai_ml_api_url_answer_downloads_the_transparent_image() -> None:
+    client = TestClient(create_app(Settings()))  # the AI/ML API dialect answers gpt-image with a URL
+    body = {"model": "openai/gpt-image-1", "prompt": "a glass of water", "background": "transparent",
+            "output_format": "png"}
+    answer = client.post("/v1/images/generations", json=body, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    image = opened(client.get(answer.json()["data"][0]["url"]).content)
+    assert image.mode == "RGBA" and {0, 255} <= alphas(image)
+    body["background"] = "opaque"
+    opaque = opened(client.get(client.post("/v1/images/generations", json=body, headers=AUTH).json()["data"][0]["url"]
+                               ).content)
+    assert opaque.mode != "RGBA" and not opaque.has_transparency_data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from aiml_mock.core.errors import ApiError
@@ -16,6 +18,13 @@ def test_file_name_round_trips_the_spec() -> None:
     name = file_name(SPEC)
     assert name.startswith("img-") and name.endswith(".png")
     assert spec_from_name(name) == SPEC
+
+
+def test_a_transparent_image_s_name_says_so_and_an_opaque_one_s_is_unchanged() -> None:
+    clear = ImageSpec(SPEC.text, SPEC.prompt_digest, "openai/gpt-image-1", 64, 64, "", "webp", 0, True)
+    assert spec_from_name(file_name(clear)) == clear and file_name(clear).endswith(".webp")
+    assert file_name(clear) != file_name(dataclasses.replace(clear, transparent=False))
+    assert spec_from_name(file_name(SPEC)).transparent is False
 
 
 def test_jpeg_names_end_in_jpg() -> None:

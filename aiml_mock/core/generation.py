@@ -51,7 +51,8 @@ def image_specs(request: ImageRequest, seed: int) -> list[ImageSpec]:
 def image_names(request: ImageRequest, seed: int) -> list[str]:
     """The file names of `image_specs(request, seed)`, made without the specs: a `url` answer renders nothing."""
     return file_names(request.prompt[:DRAWN_PROMPT_CHARS], prompt_digest(request, seed), request.model,
-                      request.width, request.height, caption_label(request), request.fmt, range(request.count))
+                      request.width, request.height, caption_label(request), request.fmt, range(request.count),
+                      transparent=request.params.get("background") == "transparent")
 
 
 @functools.lru_cache(maxsize=16)

@@ -39,16 +39,17 @@ _HEAD = struct.Struct(">BHHHB8sHHH")  # version, width, height, index, format, d
 _VERSION = 1
 _FORMAT_CODES = {fmt: code for code, fmt in enumerate(EXTENSIONS)}
 _CODE_FORMATS = dict(enumerate(EXTENSIONS))
+_TRANSPARENT = 0x80  # a flag on the format code: the image's background is transparent (gpt-image's)
 
 
 def file_name(spec: ImageSpec) -> str:
     """`img-<token>.<ext>`: the token is the spec, packed; it is not a secret, the signature is."""
     return file_names(spec.text, spec.prompt_digest, spec.model, spec.width, spec.height, spec.label, spec.fmt,
-                      range(spec.index, spec.index + 1))[0]
+                      range(spec.index, spec.index + 1), transparent=spec.transparent)[0]
 
 
 def file_names(text: str, digest: bytes, model: str, width: int, height: int, label: str, fmt: str,
-               indices: range) -> list[str]:
+               indices: range, *, transparent: bool = False) -> list[str]:
     """The file names of a request's images, one per index, without making an `ImageSpec` for each.
 
     A fixed binary header and length-prefixed UTF-8 strings, encoded once for the whole batch: a couple of
@@ -58,6 +59,8 @@ def file_names(text: str, digest: bytes, model: str, width: int, height: int, la
     text_bytes = text.encode("utf-8", "surrogatepass")
     tail = model_bytes + label_bytes + text_bytes
     code, ext, sizes = _FORMAT_CODES[fmt], EXTENSIONS[fmt], (len(model_bytes), len(label_bytes), len(text_bytes))
+    if transparent:
+        code |= _TRANSPARENT
     names = []
     for index in indices:  # a loop: Python 3.11 makes a function object each time a comprehension runs
         names.append(f"img-{_b64(_HEAD.pack(_VERSION, width, height, index, code, digest, *sizes) + tail)}.{ext}")
@@ -78,7 +81,8 @@ def spec_from_name(name: str) -> ImageSpec:
     try:
         raw = _unb64(stem[4:])
         version, width, height, index, code, digest, *lengths = _HEAD.unpack_from(raw)
-        if version != _VERSION or _CODE_FORMATS.get(code) != FORMATS[ext] or _HEAD.size + sum(lengths) != len(raw):
+        if (version != _VERSION or _CODE_FORMATS.get(code & ~_TRANSPARENT) != FORMATS[ext]
+                or _HEAD.size + sum(lengths) != len(raw)):
             raise ValueError("not one of our names")
         texts, offset = [], _HEAD.size
         for length in lengths:
@@ -86,7 +90,7 @@ def spec_from_name(name: str) -> ImageSpec:
             offset += length
         model, label, text = texts
         return ImageSpec(text=text, prompt_digest=digest, model=model, width=width, height=height, label=label,
-                         fmt=FORMATS[ext], index=index)  # type: ignore[arg-type]
+                         fmt=FORMATS[ext], index=index, transparent=bool(code & _TRANSPARENT))  # type: ignore[arg-type]
     except (ValueError, TypeError, struct.error, binascii.Error):
         raise ApiError(404, "Image not found", openai_message="Image not found.") from None
 

@@ -256,7 +256,7 @@ async def get_image(request: Request) -> Response:
     try:
         spec = spec_from_name(name)
         state.signer.verify(name, request.query_params.get("se"), request.query_params.get("sig"), time.time())
-        if renders_slowly(spec.fmt, spec.width, spec.height):
+        if spec.transparent or renders_slowly(spec.fmt, spec.width, spec.height):
             content = await anyio.to_thread.run_sync(image_bytes, spec, state.cache)
         else:
             content = image_bytes(spec, state.cache)
