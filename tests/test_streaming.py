@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from aiml_mock.core.contract import _deref, load_contract
 from aiml_mock.core.faults import FaultRule, parse_header_fault, parse_kinds, split_after
 from aiml_mock.core.settings import Settings
-from aiml_mock.core.streaming import coarser, error_frame, stream_frames
+from aiml_mock.core.streaming import StreamPlan, coarser, error_frame
 from aiml_mock.web.app import create_app
 
 CONTRACT = load_contract("openai")
@@ -40,13 +40,15 @@ def parse(data: bytes) -> tuple[str, dict[str, object]]:
 
 def test_every_frame_is_an_event_of_the_contract_with_its_type_and_a_0_based_index() -> None:
     final = png(64, 32)
-    frames = stream_frames("image_edit", [final], [coarser(final, "png", 2)], settings=SETTINGS, created=5, usage=USAGE)
-    parsed = [parse(frame.data) for frame in frames]
+    plan = StreamPlan("image_edit", 1, 2, lambda _: final, fmt="png", settings=SETTINGS, created=5, usage=USAGE)
+    parsed = [parse(frame.data) for frame in plan.frames()]
     assert [kind for kind, _ in parsed] == ["image_edit.partial_image", "image_edit.partial_image",
                                            "image_edit.completed"]
     for kind, payload in parsed:
         assert EVENT.is_valid(payload) and payload["type"] == kind
     assert [payload.get("partial_image_index") for _, payload in parsed] == [0, 1, None]
+    assert plan.types == tuple(kind for kind, _ in parsed)
+    assert base64.b64decode(str(parsed[1][1]["b64_json"])) == coarser(final, "png", 2)[1]
     assert EVENT.is_valid(parse(error_frame({"type": "server_error", "message": "x", "code": None}).data)[1])
 
 

@@ -1,4 +1,5 @@
-"""Streamed image answers (`stream: true` on the GPT image models): the server-sent events, built. Pure.
+"""Streamed image answers (`stream: true` on the GPT image models): the server-sent events, each built when it is
+due (`StreamPlan`). Pure.
 
 OpenAI streams `partial_images` (0-3) `<kind>.partial_image` events, then one `<kind>.completed` event with
 `usage`, per image (`kind`: `image_generation` or `image_edit`). The partial images here are real images of the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -44,39 +45,86 @@ def malformed_frame(event_type: str) -> Frame:
                  + b'", "b64_json": "iVBORw0K\n\n')
 
 
+def _picture(image: bytes) -> Image.Image:
+    """The final image decoded once for its partial images: RGBA when it has transparency (kept in them)."""
+    with Image.open(io.BytesIO(image)) as opened:
+        return opened.convert("RGBA" if opened.has_transparency_data else "RGB")
+
+
+def coarser_step(picture: Image.Image, fmt: str, steps: int, index: int) -> bytes:
+    """Partial image `index` (0-based) of `steps`, at the picture's own size: shrunk 4^(steps-index) times (at least
+    to 1 pixel), blown back up with nearest-neighbour, encoded as `fmt`. Public Pillow API only; a slow path (~ms
+    each at 1024x1024): call it in a worker thread."""
+    width, height = picture.size
+    factor = 4 ** (steps - index)
+    small = picture.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.BOX)
+    blocky = small.resize((width, height), Image.Resampling.NEAREST)
+    if fmt == "jpeg" and blocky.mode != "RGB":
+        blocky = blocky.convert("RGB")
+    buffer = io.BytesIO()
+    blocky.save(buffer, format=fmt.upper(), **({"quality": 80} if fmt in ("jpeg", "webp") else {}))
+    return buffer.getvalue()
+
+
 def coarser(image: bytes, fmt: str, steps: int) -> list[bytes]:
-    """`steps` versions of `image` at its own size, coarsest first: shrunk 4^(steps-k) times (at least to 1 pixel),
-    blown back up with nearest-neighbour, and encoded as `fmt`. Public Pillow API only; a slow path (~ms each)."""
+    """`steps` versions of `image` at its own size, coarsest first (see `coarser_step`)."""
     if steps <= 0:
         return []
-    with Image.open(io.BytesIO(image)) as opened:
-        picture = opened.convert("RGBA" if fmt in ("png", "webp") and "A" in opened.getbands() else "RGB")
-    width, height = picture.size
-    out: list[bytes] = []
-    for index in range(steps):
-        factor = 4 ** (steps - index)
-        small = picture.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.BOX)
-        blocky = small.resize((width, height), Image.Resampling.NEAREST)
-        buffer = io.BytesIO()
-        blocky.save(buffer, format=fmt.upper(), **({"quality": 80} if fmt in ("jpeg", "webp") else {}))
-        out.append(buffer.getvalue())
-    return out
+    picture = _picture(image)
+    return [coarser_step(picture, fmt, steps, index) for index in range(steps)]
 
 
-def stream_frames(kind: str, images: Sequence[bytes], partials: Sequence[Sequence[bytes]], *,
-                  settings: Mapping[str, Any], created: int, usage: Mapping[str, Any]) -> list[Frame]:
-    """The events of one streamed answer: per image, its partial images (0-based `partial_image_index`) then its
-    completed event. `settings`: the resolved `size`, `quality`, `background`, `output_format`."""
-    frames: list[Frame] = []
-    partial_type, completed_type = f"{kind}.{PARTIAL_EVENT}", f"{kind}.{COMPLETED_EVENT}"
-    for image, its_partials in zip(images, partials, strict=True):
-        for index, partial in enumerate(its_partials):
-            frames.append(frame(partial_type, {
-                "type": partial_type, "b64_json": base64.b64encode(partial).decode("ascii"), "created_at": created,
-                **settings, "partial_image_index": index,
-            }))
-        frames.append(frame(completed_type, {
-            "type": completed_type, "b64_json": base64.b64encode(image).decode("ascii"), "created_at": created,
-            **settings, "usage": dict(usage),
-        }))
-    return frames
+class StreamPlan:
+    """The events of one streamed answer, each encoded only when it is due: per image, `partials` partial images
+    (`partial_image_index` from 0), then its completed event with `usage`.
+
+    The event types are known up front (`types`: faults are placed among them before any image is drawn); a frame
+    is encoded when `frame(index)` asks for it, so the first partial image goes out while the later ones are still
+    to be made, and a client that leaves stops the rest being made. `render(i)` draws image `i` (its bytes in
+    `fmt`). Frames are asked for in order, one at a time (each in a worker thread: CPU-bound); the image being
+    streamed and its decoded picture are kept between its frames, nothing else.
+    """
+
+    def __init__(self, kind: str, images: int, partials: int, render: Callable[[int], bytes], *, fmt: str,
+                 settings: Mapping[str, Any], created: int, usage: Mapping[str, Any]) -> None:
+        self.partial_type, self.completed_type = f"{kind}.{PARTIAL_EVENT}", f"{kind}.{COMPLETED_EVENT}"
+        self.partials = max(0, min(partials, MAX_PARTIALS))
+        self.types: tuple[str, ...] = ((self.partial_type,) * self.partials + (self.completed_type,)) * images
+        self.render, self.fmt = render, fmt
+        self.head = {"created_at": created, **settings}
+        self.usage = dict(usage)
+        self._image: tuple[int, bytes, Image.Image | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def _final(self, number: int, decoded: bool) -> tuple[bytes, Image.Image | None]:
+        if self._image is None or self._image[0] != number:
+            self._image = (number, self.render(number), None)
+        _, image, picture = self._image
+        if decoded and picture is None:
+            picture = _picture(image)
+            self._image = (number, image, picture)
+        return image, picture
+
+    def frame(self, index: int) -> Frame:
+        """Event `index` (0-based), encoded now."""
+        number, step = divmod(index, self.partials + 1)
+        if step < self.partials:
+            _, picture = self._final(number, decoded=True)
+            assert picture is not None
+            partial = coarser_step(picture, self.fmt, self.partials, step)
+            return frame(self.partial_type, {"type": self.partial_type, "b64_json": _b64(partial), **self.head,
+                                             "partial_image_index": step})
+        image, _ = self._final(number, decoded=False)
+        self._image = None  # the next frame is the next image's
+        return frame(self.completed_type, {"type": self.completed_type, "b64_json": _b64(image), **self.head,
+                                           "usage": self.usage})
+
+    def frames(self) -> Iterator[Frame]:
+        """Every frame in order, each encoded as it is taken (in-process use and tests)."""
+        return (self.frame(index) for index in range(len(self.types)))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

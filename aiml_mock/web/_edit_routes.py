@@ -24,7 +24,7 @@ from aiml_mock.core.forms import Form
 from aiml_mock.core.generation import CONTENT_TYPES, openai_usage, plan_for, planned_body, resolved_settings
 from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
-from aiml_mock.core.streaming import coarser, stream_frames
+from aiml_mock.core.streaming import StreamPlan
 from aiml_mock.core.validation import ImageRequest
 from aiml_mock.web._route_steps import (
     answer_fault,
@@ -150,21 +150,21 @@ async def _answer(request: Request, operation: str) -> Response:
         label = "edit" if operation == EDIT else "variation"
         draw = functools.partial(render, images[0].image, mask.image if mask else None, (width, height), fmt,
                                  transparent=params.get("background") == "transparent")
-        contents = await anyio.to_thread.run_sync(lambda: [
-            draw(caption(f"{label} {index + 1}/{image_request.count}", rules.model, prompt))
-            for index in range(image_request.count)])
+
+        def drawn(index: int) -> bytes:
+            return draw(caption(f"{label} {index + 1}/{image_request.count}", rules.model, prompt))
+
         now = time.time()
         usage = openai_usage(cost)
         usage["input_tokens_details"]["image_tokens"] = IMAGE_TOKENS_PER_INPUT * len(images)
         usage["input_tokens"] += IMAGE_TOKENS_PER_INPUT * len(images)
         usage["total_tokens"] += IMAGE_TOKENS_PER_INPUT * len(images)
-        if streamed:
+        if streamed:  # each image drawn when its first frame is due
             assert rules.streams is not None
-            partials = await anyio.to_thread.run_sync(
-                lambda: [coarser(content, fmt, int(params.get("partial_images", 0))) for content in contents])
-            frames = stream_frames(rules.streams, contents, partials, settings=resolved_settings(image_request),
-                                   created=int(now), usage=usage)
-            return event_stream(frames, fault, state, request_id, started, limits)
+            events = StreamPlan(rules.streams, image_request.count, int(params.get("partial_images", 0)), drawn,
+                                fmt=fmt, settings=resolved_settings(image_request), created=int(now), usage=usage)
+            return event_stream(events, fault, state, request_id, started, limits)
+        contents = await anyio.to_thread.run_sync(lambda: [drawn(index) for index in range(image_request.count)])
         names = [_keep(content, fmt) for content in contents] if delivery != "b64_json" else []
         if names and shared is not None:
             await share_rendered(shared, names, contents, state.signer.ttl)

@@ -44,7 +44,7 @@ from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.core.pricing import Cost
 from aiml_mock.core.registry import etag, listing_requires_key, model_list, not_modified
 from aiml_mock.core.settings import Settings
-from aiml_mock.core.streaming import Frame, coarser, stream_frames
+from aiml_mock.core.streaming import StreamPlan
 from aiml_mock.core.urls import spec_from_name
 from aiml_mock.core.validation import ImageRequest, check_content_type, parse_json, validate_request
 from aiml_mock.web._edit_routes import EDIT_PREFIX, RENDERED_MAX, create_edit, create_variation, rendered_image
@@ -203,11 +203,9 @@ async def create_image(scope: Scope, receive: Receive, headers: dict[bytes, byte
             raise out_of_credits_error(state.contract.error_style)
         now = time.time()
         if streamed:
-            await in_task()
-            frames = await anyio.to_thread.run_sync(functools.partial(
-                generation_frames, image_request, seed=settings.seed, now=now, cache=state.cache, cost=cost))
             exchange.cost = cost
-            return event_stream(frames, fault, state, request_id, started, limits)
+            events = generation_stream(image_request, seed=settings.seed, now=now, cache=state.cache, cost=cost)
+            return event_stream(events, fault, state, request_id, started, limits)
         base_url = base_url_for(scope, headers, settings)
         plan = plan_for(state.contract, image_request.model)
         if image_request.response_format == "b64_json" and (renders_slowly(
@@ -238,12 +236,12 @@ _FAULT_HEADER, _LATENCY_HEADER = FAULT_HEADER.lower().encode(), LATENCY_HEADER.l
 _TEST_HEADER = TEST_HEADER.lower().encode()
 
 
-def generation_frames(request: ImageRequest, *, seed: int, now: float, cache: ImageCache, cost: Cost) -> list[Frame]:
-    """A streamed generation's events: each image rendered, its partial images made from it (a worker thread)."""
-    images = [image_bytes(spec, cache) for spec in image_specs(request, seed)]
-    partials = [coarser(image, request.fmt, int(request.get("partial_images", 0))) for image in images]
-    return stream_frames("image_generation", images, partials, settings=resolved_settings(request),
-                         created=int(now), usage=openai_usage(cost))
+def generation_stream(request: ImageRequest, *, seed: int, now: float, cache: ImageCache, cost: Cost) -> StreamPlan:
+    """A streamed generation's events, each image rendered (through the cache) when its first frame is due."""
+    specs = image_specs(request, seed)
+    return StreamPlan("image_generation", len(specs), int(request.get("partial_images", 0)),
+                      lambda index: image_bytes(specs[index], cache), fmt=request.fmt,
+                      settings=resolved_settings(request), created=int(now), usage=openai_usage(cost))
 
 
 async def get_image(request: Request) -> Response:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import logging
 import os
 import random
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from aiml_mock.core._unicode import writable
 from aiml_mock.core.errors import ApiError, error_body, moderation_blocked_error, stream_error
 from aiml_mock.core.faults import Fault
-from aiml_mock.core.streaming import Frame, error_frame, malformed_frame
+from aiml_mock.core.streaming import Frame, StreamPlan, error_frame, malformed_frame
 from aiml_mock.web._draining import Draining, shutting_down
 from aiml_mock.web.recording import exchange_of
 from aiml_mock.web.state import MockState
@@ -43,6 +45,7 @@ OPENAI_VERSION = "2020-10-01"
 LINGER = 5.0  # seconds a closed connection may take to be reported lost before the handler returns anyway
 
 
+_log = logging.getLogger("aiml_mock")
 _ids = random.Random()  # request ids must be unique, not secret: a seeded PRNG costs a third of `secrets`
 os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's ids
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -258,21 +261,28 @@ def malformed(response: Response) -> Response:
 
 
 class EventStream(Response):
-    """A `text/event-stream` answer (a streamed image), sent frame by frame, `gap` seconds before each.
+    """A `text/event-stream` answer (a streamed image), each frame encoded when it is due and sent as soon as it is.
+
+    The head goes out at once; then, for each of the plan's frames: `gap` seconds of wait (the latency spread
+    between frames) while the frame is encoded in a worker thread, then the frame. So the first partial image
+    reaches the client as soon as it is encoded, not once the whole answer is, and a client that disconnects
+    stops the encoding: the frame in progress is abandoned and no later one is started. A frame that fails to
+    encode (a mock bug) is answered as an `error` frame ending the stream, and logged.
 
     `cut`: a fault that strikes after `after` frames: `drop` closes the connection, `truncate` sends half the next
     frame then closes, `malformed` sends a frame whose JSON is cut short (then ends the stream), `error` sends an
-    `error` frame (then ends it). The journal entry's `response` is the stream's record: the event types sent, the
-    bytes, whether the stream was sent whole and whether the client was still there at its end
-    (`client_read_to_end`; a client that stops reading is seen once the connection closes).
+    `error` frame (then ends it). The journal entry's `response` is the stream's record, written when the stream
+    ends: the event types sent, how many were `planned`, the bytes, whether the stream was sent whole and whether
+    the client was still there at its end (`client_read_to_end`; a client that stops reading is seen once the
+    connection closes).
     """
 
     media_type = "text/event-stream"
 
-    def __init__(self, frames: list[Frame], request_id: str, started: float, *, gap: float = 0.0,
+    def __init__(self, plan: StreamPlan, request_id: str, started: float, *, gap: float = 0.0,
                  cut: tuple[int, str, Frame | None] | None = None, extra: dict[str, str] | None = None) -> None:
         super().__init__(b"", 200)
-        self.frames = frames
+        self.plan = plan
         self.gap = gap
         self.cut = cut
         self.raw_headers = [
@@ -283,23 +293,53 @@ class EventStream(Response):
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await in_task()  # the gaps wait with asyncio's timeouts
+        await in_task()  # the gaps wait with asyncio's timeouts, the frames are encoded in anyio's threads
         exchange = exchange_of(scope)
-        record: dict[str, Any] = {"events": [], "bytes": 0, "completed": False, "client_read_to_end": False}
+        record: dict[str, Any] = {"events": [], "planned": len(self.plan), "bytes": 0, "completed": False,
+                                  "client_read_to_end": False}
         exchange.response, exchange.elided = {"stream": record}, 0
-        transport = transport_of(scope)
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        for index, event in enumerate(self.frames):
-            if self.cut is not None and index == self.cut[0]:
-                await self._strike(scope, receive, send, record, event)
-                return
-            if self.gap and await wait_for_disconnect(receive, self.gap) or (transport and transport.is_closing()):
-                await send({"type": "http.response.body", "body": b""})  # the client has gone: end it
-                return
-            await self._send(send, exchange, record, event)
-        record["completed"] = True
-        record["client_read_to_end"] = not (transport is not None and transport.is_closing())
-        await send({"type": "http.response.body", "body": b""})
+        gone = asyncio.ensure_future(_disconnected(receive))
+        strike, kind = (self.cut[0], self.cut[1]) if self.cut is not None else (-1, "")
+        encoding: asyncio.Future[Frame] | None = None
+        try:
+            for index in range(len(self.plan)):
+                if index != strike or kind == "truncate":
+                    encoding = asyncio.ensure_future(anyio.to_thread.run_sync(
+                        self.plan.frame, index, abandon_on_cancel=True))
+                if index != strike and self.gap and await _settled(gone, self.gap):
+                    break  # the client left during the gap
+                event = await self._encoded(encoding, gone) if encoding is not None else None
+                encoding = None
+                if index == strike:
+                    gone.cancel()  # `_close` waits for the disconnect itself
+                    await self._strike(scope, receive, send, record, event)
+                    return
+                if event is None or _closing(scope):
+                    break  # the client has gone
+                await self._send(send, exchange, record, event)
+                if event.type == "error":
+                    break  # the frame could not be encoded: its error frame ends the stream
+            else:
+                record["completed"] = True
+                record["client_read_to_end"] = not _closing(scope) and not gone.done()
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            gone.cancel()
+            if encoding is not None:
+                encoding.cancel()  # nobody will read it: the thread's result is dropped
+
+    async def _encoded(self, encoding: asyncio.Future[Frame], gone: asyncio.Future[None]) -> Frame | None:
+        """The frame being encoded, or None if the client left first (its encoding is then abandoned)."""
+        await asyncio.wait((encoding, gone), return_when=asyncio.FIRST_COMPLETED)
+        if not encoding.done():
+            encoding.cancel()
+            return None
+        try:
+            return encoding.result()
+        except Exception as error:  # a mock bug: said in the stream the way OpenAI says a failure, and logged
+            _log.error("aiml-mock could not encode a streamed frame", exc_info=error)
+            return error_frame(stream_error(ApiError(500)))
 
     async def _send(self, send: Send, exchange: Any, record: dict[str, Any], event: Frame, *, more: bool = True
                     ) -> None:
@@ -308,14 +348,15 @@ class EventStream(Response):
         exchange.elided = record["bytes"]  # the journal keeps the record, not the images
         await send({"type": "http.response.body", "body": event.data, "more_body": more})
 
-    async def _strike(self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any], event: Frame) -> None:
+    async def _strike(self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any], event: Frame | None
+                      ) -> None:
         assert self.cut is not None
         _, kind, replacement = self.cut
         exchange = exchange_of(scope)
         exchange.elided = record["bytes"]
         record["fault"] = kind
         transport = transport_of(scope)
-        if kind == "truncate":
+        if kind == "truncate" and event is not None:
             half = Frame(event.type, event.data[: len(event.data) // 2])
             await self._send(send, exchange, record, half, more=transport is not None)
         if kind in ("drop", "truncate"):
@@ -328,20 +369,37 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": b""})
 
 
-def event_stream(frames: list[Frame], fault: Fault | None, state: MockState, request_id: str, started: float,
+async def _disconnected(receive: Receive) -> None:
+    """Returns once the client has disconnected (the request's body is read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _settled(gone: asyncio.Future[None], seconds: float) -> bool:
+    """Wait up to `seconds`; True (at once) when `gone` is done: the client left."""
+    await asyncio.wait((gone,), timeout=seconds)
+    return gone.done()
+
+
+def _closing(scope: Scope) -> bool:
+    transport = transport_of(scope)
+    return transport is not None and transport.is_closing()
+
+
+def event_stream(plan: StreamPlan, fault: Fault | None, state: MockState, request_id: str, started: float,
                  limits: dict[str, str] | None) -> Response:
     """The streamed answer, with the fault (if any) placed among its frames and its latency between them."""
     gap, cut = 0.0, None
     if fault is not None:
-        gap = fault.delay / len(frames)
+        gap = fault.delay / len(plan)
         if fault.kind != "delay":
-            last = len(frames) - 1
+            last = len(plan) - 1
             at = min(fault.after, last) if fault.after is not None else 0 if fault.kind == "malformed" else last
             replacement: Frame | None = None
             if fault.kind == "malformed":
-                replacement = malformed_frame(frames[at].type)
+                replacement = malformed_frame(plan.types[at])
             elif fault.kind in ("error", "content_policy"):
                 error = fault.error(state.faults.limit) if fault.kind == "error" else moderation_blocked_error()
                 replacement = error_frame(stream_error(error))
             cut = (at, fault.kind if fault.kind != "content_policy" else "error", replacement)
-    return EventStream(frames, request_id, started, gap=gap, cut=cut, extra=limits)
+    return EventStream(plan, request_id, started, gap=gap, cut=cut, extra=limits)
