@@ -121,4 +121,7 @@ def test_check_reports_a_client_that_stopped_reading_a_stream_early() -> None:
     [entry] = result.entries
     record = entry.response["stream"]  # type: ignore[index]
     assert record["completed"] is False and record["client_read_to_end"] is False
-    assert "did not read to the end" in render(result)
+    report = render(result)
+    assert "of 3 event(s)" in report and "did not read to the end" in report  # 2 partials and the completed one
+    assert "Warning: 1 streamed answer(s) were not read to the end by the client." in report
+    assert result.status == 0 and result.to_dict()["streams_not_read_to_end"] == [entry.id]  # a warning, not a failure

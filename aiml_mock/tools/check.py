@@ -88,6 +88,7 @@ class CheckResult:
             "requests": len(self.entries), "answered": self.total, "broke_contract": len(self.broken),
             "client_broke_contract": len(self.client_broke), "upstream": self.upstream,
             "upstream_broke_contract": len(self.upstream_broke),
+            "streams_not_read_to_end": [entry.id for entry in self.entries if stopped_early(entry)],
             "entries": [entry.to_dict() for entry in self.entries],
         }
 
@@ -160,8 +161,10 @@ def stopped_early(entry: Entry) -> str | None:
     record = stream_record(entry)
     if record is None or record.get("client_read_to_end") or record.get("fault"):
         return None
-    return (f"the client stopped reading the stream after {len(record.get('events', ()))} event(s) "
-            f"({record.get('bytes', 0)} bytes): it did not read to the end")
+    sent, planned = len(record.get("events", ())), record.get("planned")
+    of = f" of {planned}" if isinstance(planned, int) else ""
+    return (f"warning: the client stopped reading the stream after {sent}{of} event(s) ({record.get('bytes', 0)} "
+            "bytes sent): it did not read to the end")
 
 
 def render(result: CheckResult) -> str:
@@ -200,6 +203,9 @@ def render(result: CheckResult) -> str:
                      f"{len(result.upstream_broke)} of the upstream's answers did.")
     else:
         lines.append(f"{len(result.broken)} of {len(result.entries)} request(s) broke the contract.")
+    unread = sum(1 for entry in result.entries if stopped_early(entry))
+    if unread:  # a client may stop on purpose (it wanted the first partial image): said, not counted against it
+        lines.append(f"Warning: {unread} streamed answer(s) were not read to the end by the client.")
     if result.off_shape:  # the mock's fault, not the client's: said, not counted against the command
         lines.append(f"{len(result.off_shape)} of the mock's answers left their model's response schema: "
                      "please report it.")
