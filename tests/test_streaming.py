@@ -125,3 +125,14 @@ def test_check_reports_a_client_that_stopped_reading_a_stream_early() -> None:
     assert "of 3 event(s)" in report and "did not read to the end" in report  # 2 partials and the completed one
     assert "Warning: 1 streamed answer(s) were not read to the end by the client." in report
     assert result.status == 0 and result.to_dict()["streams_not_read_to_end"] == [entry.id]  # a warning, not a failure
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_partials_of_a_transparent_image_are_transparent_where_it_is(fmt: str) -> None:
+    final = Image.new("RGBA", (256, 128), (0, 0, 0, 0))
+    final.paste((250, 250, 250, 255), (0, 0, 128, 128))  # left half opaque, right half fully transparent
+    out = io.BytesIO()
+    final.save(out, format="PNG")
+    for partial in coarser(out.getvalue(), fmt, 2):
+        alpha = Image.open(io.BytesIO(partial)).convert("RGBA").getchannel("A")
+        assert alpha.getpixel((200, 64)) == 0 and alpha.getpixel((40, 64)) == 255

@@ -59,8 +59,8 @@ def coarser_step(picture: Image.Image, fmt: str, steps: int, index: int) -> byte
     width, height = picture.size
     factor = 4 ** (steps - index)
     small = picture.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.BOX)
-    if fmt == "png":  # a palette of the small image's colours: the blown-up PNG then costs ~1/10 of an RGB one
-        small = small.quantize(256)
+    if fmt == "png" and small.mode == "RGB":  # a palette of the small image's colours: the blown-up PNG then costs
+        small = small.quantize(256)  # ~1/10 of an RGB one (not for RGBA: the quantizer blurs alpha 0 into 1)
     blocky = small.resize((width, height), Image.Resampling.NEAREST)
     if fmt == "jpeg" and blocky.mode != "RGB":
         blocky = blocky.convert("RGB")
