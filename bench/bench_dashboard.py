@@ -4,8 +4,10 @@ journal (10,000 entries) against an empty one, measured in the same run.
 Two `aiml-mock serve` processes, one left empty and one given 10,000 generations (a journal sized for them).
 Each round opens `/__mock/ui` on each in turn, in a fresh tab, and reads the time from navigation start until
 the first page of rows is rendered and the script has bound its controls (`window.dashboardReady`, set by
-dashboard.js). The detail and gallery pages are timed to their load event. Also, server-side, one poll of
-the list API and one filtered page (what the page asks every second), timed over HTTP. Medians over rounds.
+dashboard.js). The same for a filtered list (`?model=dall-e-3&verdict=invalid`: one entry in 14 matches, so its
+page is found without reading the whole journal). The detail and gallery pages are timed to their load event.
+Also, server-side, one poll of the list API, a filtered page, a filter nothing matches (every entry's brief
+read) and an unchanged poll (what the page asks every second), timed over HTTP. Medians over rounds.
 
     python bench/bench_dashboard.py [--entries 10000] [--rounds 9]
 
@@ -88,10 +90,13 @@ def browser(profile: str) -> WebDriver:
     return webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
 
 
-def interactive_ms(driver: WebDriver, url: str) -> float:
+FILTER = "model=dall-e-3&verdict=invalid"
+
+
+def interactive_ms(driver: WebDriver, url: str, query: str = "") -> float:
     """Navigation start to the first rendered page of rows, in a fresh tab."""
     driver.switch_to.new_window("tab")
-    driver.get(f"{url}/__mock/ui")
+    driver.get(f"{url}/__mock/ui" + (f"?{query}" if query else ""))
     ready = WebDriverWait(driver, 30, poll_frequency=0.01).until(lambda d: d.execute_script(
         "return window.dashboardReady"))
     driver.close()
@@ -133,12 +138,15 @@ def main() -> None:
         driver = browser(profile)
         try:
             figures: dict[str, list[float]] = {name: [] for name in (
-                "list empty", "list full", "detail empty", "detail full", "gallery empty", "gallery full")}
+                "list empty", "list full", "filtered empty", "filtered full", "detail empty", "detail full",
+                "gallery empty", "gallery full")}
             generate_one(empty)
             interactive_ms(driver, empty), interactive_ms(driver, full)  # warm-up: the browser's own start
             for _ in range(args.rounds):
                 figures["list empty"].append(interactive_ms(driver, empty))
                 figures["list full"].append(interactive_ms(driver, full))
+                figures["filtered empty"].append(interactive_ms(driver, empty, FILTER))
+                figures["filtered full"].append(interactive_ms(driver, full, FILTER))
                 figures["detail empty"].append(loaded_ms(driver, f"{empty}/__mock/ui/requests/1"))
                 figures["detail full"].append(loaded_ms(driver, f"{full}/__mock/ui/requests/{args.entries // 2}"))
                 figures["gallery empty"].append(loaded_ms(driver, f"{empty}/__mock/ui/images"))
@@ -147,12 +155,12 @@ def main() -> None:
             driver.quit()
             shutil.rmtree(profile, ignore_errors=True)
         polls = {name: statistics.median(api_ms(full, query) for _ in range(args.rounds)) for name, query in (
-            ("first page", "offset=0"), ("filtered page", "model=dall-e-3&verdict=invalid"),
+            ("first page", "offset=0"), ("filtered page", FILTER), ("no match", "model=flux/schnell"),
             ("unchanged poll", f"since={journal_version(full)}"))}
     print(f"\nmedians over {args.rounds} rounds, {args.entries} entries vs an empty journal (1 entry for detail):")
-    for view in ("list", "detail", "gallery"):
+    for view in ("list", "filtered", "detail", "gallery"):
         base, loaded = statistics.median(figures[f"{view} empty"]), statistics.median(figures[f"{view} full"])
-        what = "interactive" if view == "list" else "load event"
+        what = "interactive" if view in ("list", "filtered") else "load event"
         print(f"  {view:8} {what:12} empty {base:7.1f} ms   full {loaded:7.1f} ms   ratio {loaded / base:5.2f}x")
     print("  list API over HTTP (full journal): " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in polls.items()))
 

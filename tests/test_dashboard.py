@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from aiml_mock import Settings, create_app
 from aiml_mock.core.ledger import TEST_HEADER
+from aiml_mock.web import dashboard
 from aiml_mock.web.dashboard import COOKIE, CSP, pointer
 
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -362,3 +363,18 @@ def test_with_the_store_away_the_dashboard_says_so_at_once() -> None:
         assert refused.status_code == 503 and "state store is unreachable" in refused.json()["message"]
         assert client.get(UI).status_code == 200  # the page itself, which shows the API's message
         assert time.monotonic() - started < 5  # nothing waited on the dead store
+
+
+def test_a_filtered_page_stops_counting_a_bounded_while_after_it_is_full(ui: TestClient,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dashboard, "COUNT_AHEAD", 5)
+    for index in range(30):
+        generate(ui, prompt=f"p{index}", headers={TEST_HEADER: f"tests/test_a.py::test_{index % 2}"})
+    page = rows(ui, test="test_1", limit=4)
+    assert [row["prompt"] for row in page["rows"]] == ["p29", "p27", "p25", "p23"]
+    assert page["matching"] == 6 and page["complete"] is False  # 4 shown, 2 more among the next 5 entries
+    deeper = rows(ui, test="test_1", limit=4, offset=12)
+    assert [row["prompt"] for row in deeper["rows"]] == ["p5", "p3", "p1"] and deeper["complete"]
+    assert deeper["matching"] == 15
+    everything = rows(ui, model="dall-e-2", limit=50)
+    assert everything["matching"] == 30 and everything["complete"] and len(everything["rows"]) == 30

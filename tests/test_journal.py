@@ -21,6 +21,8 @@ from aiml_mock.core.journal import (
     ImageRegistry,
     Journal,
     RedactedHeaders,
+    _entry_of,
+    brief_of,
     cap_json,
     elide_images,
 )
@@ -479,3 +481,30 @@ def test_newest_and_find_build_only_the_entries_asked_for() -> None:
     assert journal.find(2) is None and journal.newest_id() == 8
     journal.clear()
     assert journal.newest_id() == 0 and journal.newest() == []
+
+
+def test_a_brief_reads_what_filters_need_as_the_built_entry_has_it() -> None:
+    client = TestClient(create_app(Settings()))
+    auth = {"Authorization": "Bearer sk-live-0123456789abcdef"}
+    client.post("/v1/images/generations", json={"model": "dall-e-2", "prompt": "a", "size": "256x256"},
+                headers={**auth, "X-Mock-Test": "tests/test_a.py::test_one"})
+    client.post("/v1/images/generations", json={"model": "dall-e-3", "prompt": "b", "colour": "blue"}, headers=auth)
+    client.post("/v1/images/generations", json={"model": "dall-e-2", "prompt": "c", "size": "1x1"})
+    client.get("/nowhere/\u00e9")
+    journal = client.app.state.mock.journal  # type: ignore[attr-defined]
+    journal.record(journal.entries()[0])  # an entry kept as an Entry (the proxy's way), briefed too
+    for item in list(journal._items):
+        entry, brief = _entry_of(item), brief_of(item)
+        assert brief == (entry.id, entry.method, entry.path, entry.status, entry.model, entry.key, entry.valid,
+                         entry.headers.get("x-mock-test"))
+    assert [b.test for b in map(brief_of, journal._items)][:3] == ["tests/test_a.py::test_one", None, None]
+
+
+def test_select_builds_only_the_page_and_counts_a_bounded_while_past_it() -> None:
+    journal = Journal(100)
+    for index in range(20):
+        journal.record(entry(index + 1, model=("a", "b")[index % 2]))
+    shown, matching, exact = journal.select(lambda brief: brief.model == "b", 0, 3, 4)
+    assert [item.id for item in shown] == [20, 18, 16] and (matching, exact) == (5, False)
+    shown, matching, exact = journal.select(lambda brief: brief.model == "b", 8, 3, 4)
+    assert [item.id for item in shown] == [4, 2] and (matching, exact) == (10, True)

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_to_bytes
 
 import orjson
@@ -266,6 +266,43 @@ def _entry_of(item: tuple[Entry, int] | RawEntry) -> Entry:
                  None if flags & RAW_NO_KEY else text[path_end:], duration, fault, cost)
 
 
+class Brief(NamedTuple):
+    """What a filter reads of an entry (`Journal.select`), made without building it: no body, answer or
+    header but the test's is decoded."""
+
+    id: int
+    method: str
+    path: str
+    status: int
+    model: str | None
+    key: str | None
+    valid: bool
+    test: str | None  # the `X-Mock-Test` header: the test that sent the request
+
+
+_TEST_LINE = b"x-mock-test:"
+
+
+def brief_of(item: tuple[Entry, int] | RawEntry) -> Brief:
+    if isinstance(item[0], Entry):
+        entry = item[0]
+        return Brief(entry.id, entry.method, entry.path, entry.status, entry.model, entry.key, entry.valid,
+                     entry.headers.get("x-mock-test"))
+    blob, violations, model = item[0], item[2], item[3]
+    entry_id, _, _, status, flags, _, method_chars, path_chars, query, headers, body, response = \
+        RAW_HEAD.unpack_from(blob)
+    start = RAW_HEAD.size + query
+    test = None
+    if _TEST_LINE in blob[start:start + headers]:
+        found = [line[len(_TEST_LINE):].decode("latin-1") for line in blob[start:start + headers].split(b"\n")
+                 if line.startswith(_TEST_LINE)]
+        test = ", ".join(found) if found else None
+    text = blob[start + headers + body + response:].decode("utf-8", "surrogatepass")
+    path_end = method_chars + path_chars
+    return Brief(entry_id, text[:method_chars], text[method_chars:path_end], status, model,
+                 None if flags & RAW_NO_KEY else text[path_end:], not violations, test)
+
+
 def _parse_kept(body: bytes) -> Any:
     """A kept request body, parsed as the app parsed it when it came in: the same value the app saw."""
     try:
@@ -379,6 +416,26 @@ class Journal:
                 return 0
             first = self._items[-1][0]
         return first.id if isinstance(first, Entry) else int(RAW_HEAD.unpack_from(first)[0])
+
+    def select(self, match: Callable[[Brief], bool], offset: int, limit: int, ahead: int
+               ) -> tuple[list[Entry], int, bool]:
+        """One page of the entries whose `Brief` matches, newest first: the page's entries (only those are built),
+        the matches counted, and whether that count is exact. Counting stops `ahead` entries after the page is
+        full, so a filtered page of a full journal reads briefs (no body or answer parsed) and stops early."""
+        with self._lock:
+            items = list(self._items)
+        shown: list[Entry] = []
+        matching, examined, end = 0, 0, offset + limit
+        for item in reversed(items):
+            if matching >= end:
+                examined += 1
+                if examined > ahead:
+                    return shown, matching, False
+            if match(brief_of(item)):
+                if matching >= offset and len(shown) < limit:
+                    shown.append(_entry_of(item))
+                matching += 1
+        return shown, matching, True
 
     def clear(self) -> None:
         with self._lock:

@@ -34,7 +34,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from aiml_mock.core.errors import ApiError, StoreUnavailable, unreachable_error
-from aiml_mock.core.journal import Entry, ImageRecord, image_name
+from aiml_mock.core.journal import Brief, Entry, ImageRecord, image_name
 from aiml_mock.core.ledger import TEST_HEADER
 from aiml_mock.web.recording import ADMIN_PREFIX
 from aiml_mock.web.responses import error_response
@@ -277,8 +277,8 @@ def _status_matches(wanted: str, status: int) -> bool:
     return wanted == str(status)
 
 
-def matches(entry: Entry, filters: Mapping[str, str]) -> bool:
-    """Whether an entry passes the list's filters (model exact; key, test and path substrings)."""
+def matches(entry: Entry | Brief, filters: Mapping[str, str]) -> bool:
+    """Whether an entry (or its brief) passes the list's filters (model exact; key, test and path substrings)."""
     model, status, key = filters.get("model"), filters.get("status"), filters.get("key")
     verdict, test, path = filters.get("verdict"), filters.get("test"), filters.get("path")
     return (
@@ -287,7 +287,7 @@ def matches(entry: Entry, filters: Mapping[str, str]) -> bool:
         and (not key or key in (entry.key or ""))
         and (not verdict or (verdict == "valid") == entry.valid)
         and (not path or path in entry.path)
-        and (not test or test in (test_of(entry) or ""))
+        and (not test or test in ((entry.test if isinstance(entry, Brief) else test_of(entry)) or ""))
     )
 
 
@@ -305,9 +305,10 @@ COUNT_AHEAD = 1000  # entries examined past a full page to count its matches; be
 
 
 class PageScan:
-    """One filtered page, fed the journal newest first a chunk at a time until the page is full and
+    """One filtered page of the shared journal, fed newest first a slice at a time until the page is full and
     `COUNT_AHEAD` more entries have been counted (or the journal ends): a filtered poll of a full journal
-    builds what one page needs, not a list of every match."""
+    builds what one page needs, not a list of every match. (In process, `Journal.select` does the same over
+    entries' briefs.)"""
 
     def __init__(self, filters: Mapping[str, str], offset: int, limit: int) -> None:
         self.filters, self.offset, self.limit = filters, offset, limit
@@ -369,15 +370,8 @@ def list_page(state: MockState, filters: Mapping[str, str], offset: int, limit: 
     if not any(filters.values()):  # the common view: only the page's entries are built
         scan.shown, scan.matching, scan.complete = journal.newest(offset, limit), total, True
         return _page_of(scan, state, version, total)
-    position = 0
-    while True:
-        chunk = journal.newest(position, CHUNK)
-        if scan.feed(chunk):
-            break
-        if len(chunk) < CHUNK:
-            scan.complete = True
-            break
-        position += CHUNK
+    scan.shown, scan.matching, scan.complete = journal.select(lambda brief: matches(brief, filters), offset, limit,
+                                                              COUNT_AHEAD)
     return _page_of(scan, state, version, total)
 
 
