@@ -265,3 +265,23 @@ def test_screenshots_of_the_main_views(browser: WebDriver, mock: str) -> None:
     screenshot(browser, "controls")
     assert {path.name for path in ARTIFACTS.glob("*.png")} >= {"requests.png", "request.png", "images.png",
                                                                "controls.png"}
+
+
+def test_under_state_one_replicas_dashboard_shows_and_scripts_the_other(browser: WebDriver) -> None:
+    """Two `serve --state` replicas on a real redis-server: requests sent to A appear live in B's list, and a
+    fault rule added from B's controls fails A's next request."""
+    from tests.test_redis_state import SIGNING_KEY, redis_server
+
+    with redis_server() as (_, port):
+        state = ("--state", f"redis://127.0.0.1:{port}/0", "--signing-key", SIGNING_KEY)
+        with serve(*state) as a, serve(*state) as b:
+            open_page(browser, f"{b}/__mock/ui")
+            assert "state redis://127.0.0.1:" in browser.find_element(By.ID, "shared").text
+            generate(a, prompt="sent to replica A")
+            wait(browser, lambda d: any("sent to replica A" in text for text in row_texts(d)))
+            open_page(browser, f"{b}/__mock/ui/controls")
+            Select(browser.find_element(By.ID, "fault-kind")).select_by_value("503")
+            browser.find_element(By.ID, "add-fault").click()
+            wait(browser, lambda d: "added" in d.find_element(By.ID, "notice").text)
+            assert generate(a) == 503
+            assert generate(a) == 201
