@@ -337,6 +337,9 @@ def test_controls_on_one_replica_act_on_the_other(pair: tuple[httpx.Client, http
     assert [rule["status"] for rule in state["rules"]] == [500] and state["shared"].startswith("redis://")
     assert state["journal"]["entries"] == 2 and state["images"] == 1
     assert state["spend_usd"] == a.get("/__mock/usage").json()["total"]["usd"] > 0
+    assert b.put(f"{UI}/api/latency", json={"latency": "30ms"}).json() == {"latency": "30ms"}
+    assert a.get(f"{UI}/api/state").json()["latency"] == "30ms"  # set from B's dashboard, shown on A's
+    b.put(f"{UI}/api/latency", json={"latency": None})
     assert b.request("DELETE", f"{UI}/api/faults", json={}).json() == {"cleared": 1}
     assert generate(a) == 201
     assert b.request("DELETE", f"{UI}/api/requests", json={}).json() == {"cleared": 3}

@@ -550,6 +550,7 @@ async def state_api(request: Request) -> Response:
         stats, images = {"entries": len(journal), "bytes": journal.nbytes}, len(state.images)
     else:
         rules = await shared.rules()
+        await shared.refresh_latency(faults)  # the latency set through any replica
         usage = await shared.usage(state.ledger.credits_per_usd, state.ledger.budget_usd)
         stats, images = await shared.journal_stats(), len(await shared.images())
     return _json(200, {
