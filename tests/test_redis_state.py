@@ -477,3 +477,14 @@ def test_with_redis_gone_every_admin_route_says_so_at_once_and_edits_answer() ->
             while (journal := client.get("/__mock/requests")).status_code == 503 and time.monotonic() < deadline:
                 time.sleep(0.1)  # the replica leaves a failed store alone for a second
             assert journal.json()["unrecorded"] >= 2  # the edits answered while it was away
+
+
+def test_with_redis_gone_each_proxy_guards_what_it_forwards_itself() -> None:
+    with redis_server() as (server, port), \
+            proxies(f"redis://127.0.0.1:{port}/0", 0, "--max-requests", "3") as (upstream, a, b):
+        assert [generate(client, fresh_key()).status_code for client in (a, b)] == [201, 201]  # 2 of 3 in all
+        server.terminate()
+        server.wait(10)
+        statuses = [generate(client, fresh_key()).status_code for client in (a, a, a, b, b, b)]
+        assert statuses == [201, 201, 403, 201, 201, 403]  # each its own 3, counting what it forwarded before
+        assert forwarded(upstream) == 6
