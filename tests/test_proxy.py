@@ -189,3 +189,24 @@ def test_a_browsers_preflight_is_answered_by_the_proxy_not_forwarded(upstream: U
         {name: value for name, value in own.headers.items() if name.startswith("access-control-")}
     assert "POST" in answer.headers["access-control-allow-methods"]
     assert admin.status_code == 200 and "access-control-allow-origin" not in admin.headers  # the admin API: none
+
+
+@pytest.mark.parametrize("profile", ["aimlapi", "openai"])
+def test_a_replay_miss_is_a_404_in_the_profiles_dialect_naming_the_closest_recording(
+        profile: str, upstream: Upstream, tmp_path: Any) -> None:
+    with MockServer(profile=profile, upstream=upstream.url, replay=str(tmp_path), record_mode="all") as proxy:
+        assert generate(proxy, "sk-x").status_code == 200
+    [recorded] = tmp_path.glob("*.json")
+    with MockServer(profile=profile, replay=str(tmp_path)) as replay:
+        answer = httpx.post(f"{replay.base_url}/images/generations", json={**BODY, "prompt": "a windmill"},
+                            headers={"authorization": "Bearer sk-x"})
+    assert answer.status_code == 404
+    body = answer.json()
+    if profile == "openai":
+        error = body["error"]
+        assert error["code"] == "cassette_miss" and error["type"] == "invalid_request_error"
+        message = error["message"]
+    else:
+        assert body["statusCode"] == 404 and set(body) == {"message", "path", "requestId", "statusCode", "timestamp"}
+        message = body["message"]
+    assert recorded.name in message and 'prompt ("a windmill" here, "a lighthouse" recorded)' in message

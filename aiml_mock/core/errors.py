@@ -230,6 +230,13 @@ def out_of_credits_error(style: ErrorStyle) -> ApiError:
     return ApiError(403, code="insufficient_quota", type="insufficient_quota")
 
 
+def cassette_miss_error(message: str) -> ApiError:
+    """No recording for a replayed request (`--replay-miss error`): a 404 the SDKs do not retry, its message
+    naming the closest recording and what differed; `code: cassette_miss` in OpenAI's dialect (the AI/ML API's
+    has no code field: the message says it)."""
+    return ApiError(404, message, code="cassette_miss", type="invalid_request_error")
+
+
 def upstream_error(upstream: str, reason: str, *, timed_out: bool) -> ApiError:
     """The proxy's own answer when the upstream is away: 504 when it did not answer in time, else 502 (refused,
     reset, not resolvable). Both are `server_error`s the SDKs retry, as they would the real API's."""

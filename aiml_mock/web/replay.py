@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from aiml_mock.core.cassette import Cassette, Recording, event_stream_frames, media_type
-from aiml_mock.core.errors import ApiError
+from aiml_mock.core.errors import ApiError, cassette_miss_error
 from aiml_mock.core.urls import UrlSigner
 from aiml_mock.web.responses import api_headers, error_response, new_request_id
 
@@ -70,8 +70,8 @@ def replay_events(recording: Recording, cassette: Cassette) -> list[tuple[bytes,
 
 
 def miss_error(message: str) -> ApiError:
-    """No recording for the request (`--replay-miss error`): a 404 the SDKs do not retry."""
-    return ApiError(404, message, code="cassette_miss", type="invalid_request_error")
+    """No recording for the request: `errors.cassette_miss_error`, rendered in the profile's dialect."""
+    return cassette_miss_error(message)
 
 
 async def serve_file(cassette: Cassette, clock: Callable[[], float], scope: Scope, receive: Receive, send: Send
