@@ -258,6 +258,7 @@ def _held_request(port: int, fault_header: bytes, answers: dict[bytes, bytes]) -
 @pytest.mark.parametrize("protocol", ["fast", "stock"])
 def test_sigterm_with_stalled_requests_in_flight_answers_each_with_a_json_503_or_a_clean_close(protocol: str) -> None:
     with serve("--protocol", protocol, "--shutdown-grace", "1") as server:
+        server.request("GET", "/health")  # up (the banner comes before the app is built): a SIGTERM now is uvicorn's
         answers: dict[bytes, bytes] = {}
         held = [b"X-Mock-Latency: 60s", b"X-Mock-Fault: stall", b"X-Mock-Fault: stall; stall=60",
                 b"X-Mock-Latency: 100ms-59s"]
