@@ -28,6 +28,7 @@ from aiml_mock.core.journal import (
     RAW_NO_KEY,
     RAW_RESPONSE,
     RAW_RESPONSE_OVER,
+    TEXT_CAP,
     Journal,
     RawEntry,
     cap_json,
@@ -166,15 +167,17 @@ class Exchange:
             flags |= RAW_JSON
         key: str | None
         if self.key:
-            key = redact(self.key)
-            headers = scrub_headers(scope["headers"], f"Bearer {key}".encode())
+            key, authorization = redacted_key(self.key)
+            headers = scrub_headers(scope["headers"], authorization)
         else:
             key, headers = _key_from(scope["headers"]), scrub_headers(scope["headers"])
         if key is None:
             flags |= RAW_NO_KEY
             key = ""
-        method, path, query = cap_text(scope["method"]), cap_text(scope["path"]), scrub_query(scope["query_string"])
-        text = f"{method}{path}{cap_text(key)}"
+        method, path, query = scope["method"], scope["path"], scrub_query(scope["query_string"])
+        if len(method) + len(path) + len(key) > TEXT_CAP:  # each is within the cap when all are (nearly always)
+            method, path, key = cap_text(method), cap_text(path), cap_text(key)
+        text = f"{method}{path}{key}"
         try:
             encoded = text.encode()
         except UnicodeEncodeError:  # a lone surrogate (a server that decodes paths with surrogateescape): kept
@@ -191,6 +194,21 @@ class Exchange:
 
 
 _UNREAD = object()
+_REDACTED_MAX = 256
+_redacted: dict[str, tuple[str, bytes]] = {}
+
+
+def redacted_key(key: str) -> tuple[str, bytes]:
+    """A key as the journal keeps it (`auth.redact`) and its Authorization header's redacted value, made once per
+    key: a suite uses a handful of keys, and each answer's entry needs both. A few hundred kept at most (the
+    ledger keeps the keys themselves already)."""
+    found = _redacted.get(key)
+    if found is None:
+        if len(_redacted) >= _REDACTED_MAX:  # many keys (a fuzzer): start over rather than grow
+            _redacted.clear()
+        shown = redact(key)
+        found = _redacted[key] = (shown, f"Bearer {shown}".encode())
+    return found
 
 
 def open_exchange(scope: Scope) -> Exchange | None:
