@@ -41,3 +41,22 @@ def test_clear_forgets_the_spend() -> None:
     ledger.clear()
     assert ledger.usage()["total"] == {"credits": 0, "usd": 0.0, "images": 0, "requests": 0}
     assert ledger.charge("k", "dall-e-3", FOUR_CENTS)
+
+
+def test_without_a_budget_the_tallied_spend_reads_as_spend_booked_one_by_one() -> None:
+    """Without a budget `charge` only counts (by key, model, test and price) and the totals are summed when read;
+    with one, every request is booked at once. The same requests read the same either way, before and after more
+    distinct counts than are kept unfolded (unique keys)."""
+    tallied, booked = Ledger(), Ledger(budget_usd=1e9)
+    requests = [(f"sk-key-{n % 7:012d}", ("dall-e-3", "flux-pro", "dall-e-2")[n % 3], Cost(40_000 * (n % 5 + 1),
+                 0.02 * (n % 5 + 1), n % 4 + 1), None if n % 2 else f"test-{n % 11}") for n in range(3000)]
+    for ledger in (tallied, booked):
+        ledger.test = "the-handle's-test"
+        for number, (key, model, cost, test) in enumerate(requests):
+            assert ledger.charge(key if number < 2000 else f"sk-unique-{number:08d}", model, cost, test)
+    expected, got = booked.usage(), tallied.usage()
+    assert expected.pop("budget_usd") == 1e9 and got.pop("budget_usd") is None
+    assert got == expected
+    assert tallied.spent("sk-key-000000000003") == booked.spent("sk-key-000000000003")
+    tallied.clear()
+    assert tallied.usage()["total"]["requests"] == 0

@@ -55,3 +55,27 @@ def test_example_and_placeholder_prices() -> None:
 def test_gpt_image_output_tokens_as_openai_documents_them(quality: str, size: str, tokens: int) -> None:
     for model in ("openai/gpt-image-1", "openai/gpt-image-1-5"):
         assert cost_of(model=model, quality=quality, size=size)[2] == tokens
+
+
+def test_the_cached_answer_is_the_plain_computation_for_every_model_and_price_field() -> None:
+    """`cost()` answers from a cache keyed by the model, the count and the price fields' values: for every model
+    and every value its price fields take in the table, it gives what `_priced` (the plain way) gives, also for a
+    second prompt of another length (token-priced models estimate the prompt's tokens)."""
+    checked = 0
+    for model, entry in PRICES.models.items():
+        fields = list(entry.get("by", ()))
+        choices: list[dict[str, object]] = [{}]
+        table = entry.get("usd")
+        for field in fields:  # the values the table lists at each level (its first branch below that)
+            values = list(table) if isinstance(table, dict) else [None]
+            choices = [{**choice, field: value} for choice in choices for value in values]
+            table = next(iter(table.values())) if isinstance(table, dict) and table else None
+        for params in choices:
+            for images in (1, 3):
+                for prompt in ("a fox", "a fox " * 40):
+                    cached = PRICES.cost(model, {**params, "prompt": prompt}, images, prompt)
+                    again = PRICES.cost(model, {**params, "prompt": prompt}, images, prompt)
+                    plain = PRICES._priced(model, {**params, "prompt": prompt}, images, prompt)
+                    assert cached == again == plain, (model, params, images)
+                    checked += 1
+    assert checked > 4 * len(PRICES.models)

@@ -16,6 +16,7 @@ import yaml
 from aiml_mock.core.contract import contracts_dir
 
 PRICES_FILE = "prices.yaml"
+_KNOWN_MAX = 4096  # answers kept: distinct (model, count, price fields) seen; past it, start over
 INPUT_CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text; the mock's estimate of a prompt's tokens
 
 
@@ -43,22 +44,42 @@ class PriceTable:
         self._units: dict[tuple[Any, ...], tuple[int, int | None]] = {}
         self._costs: dict[tuple[int, int], Cost] = {}
         self._by: dict[str, tuple[str, ...]] = {}
+        self._known: dict[tuple[Any, ...], Cost] = {}  # (model, count, the price fields' values) -> the answer
 
     def entry(self, model: str) -> Mapping[str, Any]:
         """The table's entry for a model (a placeholder entry for one the table lacks)."""
         return self.models.get(model) or {"basis": "placeholder", "source": "not in contracts/prices.yaml"}
 
     def cost(self, model: str, params: Mapping[str, Any], images: int, prompt: str = "") -> Cost:
-        """What `images` images of this request cost (on every answer's path: lookups, no comprehensions)."""
+        """What `images` images of this request cost. On every answer's path: one lookup of the model's price
+        fields, one of the answer for those fields' values and the count (`_priced`, the plain way, on a miss)."""
         by = self._by.get(model)
         if by is None:
             by = self._by[model] = tuple(self.entry(model).get("by", ()))
         if not by:
-            key: tuple[Any, ...] = (model,)
+            key: tuple[Any, ...] = (model, images)
         elif len(by) == 1:
-            key = (model, params.get(by[0]))
+            key = (model, images, params.get(by[0]))
+        elif len(by) == 2:
+            key = (model, images, params.get(by[0]), params.get(by[1]))
         else:
-            key = (model, params.get(by[0]), params.get(by[1]), *[params.get(name) for name in by[2:]])
+            key = (model, images, *[params.get(name) for name in by])
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        cost = self._priced(model, params, images, prompt)
+        if cost.input_tokens is None:  # priced by the image alone: the same answer for every prompt
+            if len(self._known) >= _KNOWN_MAX:
+                self._known.clear()
+            self._known[key] = cost
+        return cost
+
+    def _priced(self, model: str, params: Mapping[str, Any], images: int, prompt: str = "") -> Cost:
+        """`cost()` without its cache of answers."""
+        by = self._by.get(model)
+        if by is None:
+            by = self._by[model] = tuple(self.entry(model).get("by", ()))
+        key = (model, *[params.get(name) for name in by])
         unit = self._units.get(key)
         if unit is None:
             unit = self._units[key] = self._unit(self.entry(model), key[1:])
