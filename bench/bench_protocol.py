@@ -2,14 +2,20 @@
 
 Raw `POST /v1/images/generations` requests (a different prompt in every one, as in `bench_server.py`) are fed
 to 64 connections of the protocol each server runs under (the mock under `--protocol fast`, its own, and
-`--protocol stock`, uvicorn's with the transport registered: `aiml_mock.hosting._protocol`; uvicorn's httptools protocol
-for `bench/bare_app.py`), on a uvloop loop, with transports that only count the writes.
+`--protocol stock`, uvicorn's with the transport registered: `aiml_mock.hosting._protocol`; uvicorn's httptools
+protocol for `bench/bare_app.py`), on a uvloop loop, with transports that only count the answers written.
 Everything a request costs in Python is measured (parsing, the app, the journal, the answer's framing) and
 nothing of the kernel's: the figures move by a few per cent where `wrk` figures move by tens, so this is the
 bench to tell whether a change to the hot path helps. It runs one server per process, alternating, and
 reports the best of each process's runs.
 
-    python bench/bench_protocol.py [--processes 3] [--runs 5] [--mock-source DIR] [--servers mock stock bare]
+`--baseline-source DIR` also measures the mock of another checkout (a `git worktree` of an older commit) in the
+same run, alternating with this one's, and prints each protocol's cost against it: the figure to judge a hot-path
+change by on a shared machine. A checkout from before `--protocol` existed runs its own protocol as `mock` and,
+as `stock`, its app under uvicorn's httptools protocol.
+
+    python bench/bench_protocol.py [--processes 3] [--runs 5] [--mock-source DIR] [--baseline-source DIR]
+                                   [--servers mock stock bare]
 """
 
 from __future__ import annotations
@@ -28,20 +34,23 @@ import harness
 CONNECTIONS = 64
 ROUNDS = 300  # requests per connection in one run; the first WARM_UP rounds are not timed
 WARM_UP = 20
+BASE = "@base"  # the label of a baseline checkout's server
 NAMES = {"mock": "aiml-mock, fast (url answers)", "stock": "aiml-mock, stock (url answers)", "bare": "bare Starlette"}
 PROMPT = b"A watercolor painting of a red fox reading a newspaper in a sunlit Paris cafe, warm morning light"
 
 
 class CountingTransport(asyncio.Transport):
-    """A connection's far end that only counts what is written to it."""
+    """A connection's far end that only counts the answers written to it: the writes that begin with a status
+    line (uvicorn's own protocol writes a head and then its body, the mock's one write for both)."""
 
     def __init__(self, port: int = 50000) -> None:
         super().__init__()
-        self.writes = 0
+        self.answers = 0
         self.port = port  # each connection its own client address, as on a socket
 
     def write(self, data: Any) -> None:
-        self.writes += 1
+        if data[:7] == b"HTTP/1.":
+            self.answers += 1
 
     def is_closing(self) -> bool:
         return False
@@ -75,7 +84,10 @@ def protocol_for(server: str) -> tuple[Any, Any]:
         from aiml_mock.hosting.server import server_config
         from aiml_mock.web.app import create_app, settle_heap
 
-        settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
+        try:
+            settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
+        except TypeError:  # a checkout from before `--protocol`: its own protocol, or uvicorn's as `stock`
+            return _before_protocols(server)
         app = create_app(settings)
         settle_heap()
         config = server_config(app, settings, timeout_keep_alive=30)
@@ -86,6 +98,21 @@ def protocol_for(server: str) -> tuple[Any, Any]:
     import bare_app
 
     return uvicorn.Config(bare_app.app, lifespan="off", log_level="warning", access_log=False), HttpToolsProtocol
+
+
+def _before_protocols(server: str) -> tuple[Any, Any]:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from aiml_mock.app import create_app, settle_heap
+    from aiml_mock.server import server_config
+    from aiml_mock.settings import Settings
+    from aiml_mock.transport import protocol_class  # type: ignore[attr-defined]
+
+    settings = Settings(log_level="warning")
+    app = create_app(settings)
+    settle_heap()
+    config = server_config(app, settings, timeout_keep_alive=30)
+    return config, protocol_class() if server == "mock" else HttpToolsProtocol
 
 
 async def one_run(config: Any, protocol_class: Any) -> float:
@@ -106,7 +133,7 @@ async def one_run(config: Any, protocol_class: Any) -> float:
     async def round_of(number: int) -> None:
         for protocol, raw in zip(protocols, requests[number], strict=True):
             protocol.data_received(raw)
-        while any(transport.writes <= number for transport in transports):
+        while any(transport.answers <= number for transport in transports):
             await asyncio.sleep(0)
 
     for number in range(WARM_UP):
@@ -145,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=3, help="processes per server, alternating")
     parser.add_argument("--runs", type=int, default=5, help="runs per process (the best counts)")
     parser.add_argument("--mock-source", type=Path, default=None, help="measure the mock of another checkout")
+    parser.add_argument("--baseline-source", type=Path, default=None,
+                        help="also measure the mock of this checkout, in the same run, as the baseline")
     parser.add_argument("--servers", nargs="+", choices=list(NAMES), default=list(NAMES),
                         help="mock: --protocol fast; stock: --protocol stock; bare: bench/bare_app.py")
     parser.add_argument("--child", choices=list(NAMES), help=argparse.SUPPRESS)
@@ -155,27 +184,44 @@ def main(argv: list[str] | None = None) -> None:
     pins = harness.cores()
     core = pins[0] if pins else None
     print(f"machine: {harness.machine()}", flush=True)
-    servers = [name for name in NAMES if name in args.servers]
-    figures: dict[str, list[float]] = {name: [] for name in servers}
+    # (label, server, source): this checkout's servers, then the baseline's mock servers
+    children = [(name, name, args.mock_source) for name in NAMES if name in args.servers]
+    if args.baseline_source is not None:
+        children += [(name + BASE, name, args.baseline_source) for name in ("mock", "stock") if name in args.servers]
+    figures: dict[str, list[float]] = {label: [] for label, _, _ in children}
     for process in range(args.processes):
-        for server in servers if process % 2 == 0 else servers[::-1]:
-            figures[server].append(child(server, args.runs, core, args.mock_source))
-            print(f"  process {process + 1}: {server:5} {figures[server][-1]:6.1f} us per answer", flush=True)
-    best = {name: min(values) for name, values in figures.items()}
+        for label, server, source in children if process % 2 == 0 else children[::-1]:
+            figures[label].append(child(server, args.runs, core, source))
+            print(f"  process {process + 1}: {label:10} {figures[label][-1]:6.1f} us per answer", flush=True)
+    best = {label: min(values) for label, values in figures.items()}
     print(f"\n{CONNECTIONS} connections x {ROUNDS - WARM_UP} timed requests, a new prompt in each; best of "
           f"{args.processes} processes x {args.runs} runs; {'pinned to core ' + core if core else 'unpinned'}")
     print(harness.versions("starlette", "uvicorn", "uvloop", "httptools", "orjson"))
-    for name in servers:
-        print(f"  {NAMES[name] + ':':34} {best[name]:.1f} us per answer")
+    if args.baseline_source is not None:
+        print(f"baseline: the mock of {args.baseline_source} ({_commit(args.baseline_source)})")
+    for label, server, _ in children:
+        name = NAMES[server] + (", baseline" if label.endswith(BASE) else "")
+        print(f"  {name + ':':44} {best[label]:.1f} us per answer")
     if "bare" in best:
-        for name in ("mock", "stock"):
-            if name in best:
-                print(f"  {NAMES[name]} costs {best[name] / best['bare']:.2f}x the bare app's CPU per answer "
-                      f"({best['bare'] / best[name]:.2f}x its rate)")
+        for label, server, _ in children:
+            if server != "bare":
+                print(f"  {label} costs {best[label] / best['bare']:.2f}x the bare app's CPU per answer "
+                      f"({best['bare'] / best[label]:.2f}x its rate)")
     if "mock" in best and "stock" in best:
         print(f"  stock costs {best['stock'] / best['mock']:.2f}x fast's CPU per answer "
               f"({best['mock'] / best['stock']:.2f}x its rate)")
+    for name in ("mock", "stock"):
+        if name in best and name + BASE in best:
+            ratios = [now / then for now, then in zip(figures[name], figures[name + BASE], strict=True)]
+            print(f"  {name} costs {best[name] / best[name + BASE]:.2f}x the baseline's {name} (best against best; "
+                  f"process by process {', '.join(f'{ratio:.2f}' for ratio in ratios)})")
     print(f"(command: python {' '.join(sys.argv)}; pid {os.getpid()})")
+
+
+def _commit(source: Path) -> str:
+    result = subprocess.run(["git", "-C", str(source), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=False)
+    return result.stdout.strip() or "not a git checkout"
 
 
 if __name__ == "__main__":
