@@ -101,18 +101,18 @@ def protocol_for(server: str) -> tuple[Any, Any]:
 
 
 def _before_protocols(server: str) -> tuple[Any, Any]:
+    """A checkout from before `--protocol` (and the core/web/hosting layout): its own protocol as `mock`, its app
+    under uvicorn's httptools protocol as `stock`."""
+    from importlib import import_module
+
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from aiml_mock.app import create_app, settle_heap
-    from aiml_mock.server import server_config
-    from aiml_mock.settings import Settings
-    from aiml_mock.transport import protocol_class  # type: ignore[attr-defined]
-
-    settings = Settings(log_level="warning")
-    app = create_app(settings)
-    settle_heap()
-    config = server_config(app, settings, timeout_keep_alive=30)
-    return config, protocol_class() if server == "mock" else HttpToolsProtocol
+    app_module, server_module = import_module("aiml_mock.app"), import_module("aiml_mock.server")
+    settings = import_module("aiml_mock.settings").Settings(log_level="warning")
+    app = app_module.create_app(settings)
+    app_module.settle_heap()
+    config = server_module.server_config(app, settings, timeout_keep_alive=30)
+    return config, import_module("aiml_mock.transport").protocol_class() if server == "mock" else HttpToolsProtocol
 
 
 async def one_run(config: Any, protocol_class: Any) -> float:
