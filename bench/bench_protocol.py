@@ -80,14 +80,14 @@ def protocol_for(server: str) -> tuple[Any, Any]:
     import uvicorn
 
     if server in ("mock", "stock"):
-        from aiml_mock.core.settings import Settings
+        try:
+            from aiml_mock.core.settings import Settings
+        except ImportError:  # a checkout from before `--protocol`: its own protocol, or uvicorn's as `stock`
+            return _before_protocols(server)
         from aiml_mock.hosting.server import server_config
         from aiml_mock.web.app import create_app, settle_heap
 
-        try:
-            settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
-        except TypeError:  # a checkout from before `--protocol`: its own protocol, or uvicorn's as `stock`
-            return _before_protocols(server)
+        settings = Settings(log_level="warning", protocol="fast" if server == "mock" else "stock")
         app = create_app(settings)
         settle_heap()
         config = server_config(app, settings, timeout_keep_alive=30)
