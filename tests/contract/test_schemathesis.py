@@ -10,16 +10,25 @@ coverage phase (boundary values, built when the tests are collected) runs for ev
 image endpoint of the AI/ML profile: its 81-model `oneOf` yields ~7,700 boundary cases (~80 s), so the
 image endpoint's boundaries are covered for DALL·E 2/3 (the `openai` profile, ~150 cases) and by the
 property tests (`tests/property/`) for every model.
+
+Edits and variations get real PNGs for their `image/png` parts, and every streamed answer is held to the event
+stream's documented shape by `streams_as_documented`, a check of our own (Schemathesis's schema checks pass over
+`text/event-stream`).
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import schemathesis
+from PIL import Image
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,7 +43,13 @@ from schemathesis.specs.openapi.checks import (
 
 from aiml_mock import Settings, create_app
 from aiml_mock.core.contract import Contract
-from aiml_mock.core.dimensions import size_rule_problem
+from aiml_mock.core.dimensions import parse_size, size_rule_problem
+from aiml_mock.tools.strategies import pictures
+
+# The multipart parts the contract encodes as `image/png` (edits' `image` and `mask`, variations' `image`) are drawn
+# as real PNGs rather than random bytes: square RGBA pictures of one size, so any image is a valid dall-e-2 input
+# and any mask has alpha and the image's dimensions. Registered for image/png only: dall-e-2 takes no other format.
+schemathesis.openapi.media_type("image/png", pictures("png", (16, 16), mode="RGBA"))
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PATH = "/v1/images/generations"
@@ -87,10 +102,48 @@ def answers_in_its_models_shape(contract: Contract) -> Callable[..., None]:
     return check
 
 
+def streams_as_documented(contract: Contract) -> Callable[..., None]:
+    """A check for `text/event-stream` answers, which the schema checks pass over: every frame is `event:` and one
+    `data:` line of JSON in its event schema (`ImageStreamEvent`); per image its partials (`partial_image_index`
+    0-based, increasing) then its completed event with `usage`, the completed event last; every `b64_json` decodes
+    to an image of the event's `size`, in its `output_format`."""
+    documented = "ImageStreamEvent" in contract.document["components"]["schemas"]
+    validator = jsonschema_rs.validator_for({"$ref": "#/components/schemas/ImageStreamEvent",
+                                             "components": contract.document["components"]}) if documented else None
+
+    def check(ctx: Any, response: Any, case: Case[Any]) -> None:
+        if not response.headers.get("content-type", [""])[0].startswith("text/event-stream"):
+            return
+        assert validator is not None, f"a stream from a profile that documents none ({contract.profile})"
+        frames = [chunk for chunk in response.content.decode().split("\n\n") if chunk]
+        assert frames, "an empty event stream"
+        expected_index = 0
+        for chunk in frames:
+            event_line, data_line = chunk.split("\n")
+            event = json.loads(data_line.removeprefix("data: "))
+            assert event_line == f"event: {event['type']}", chunk[:200]
+            assert validator.is_valid(event), f"{event['type']} outside ImageStreamEvent"
+            if event["type"].endswith(".partial_image"):
+                assert event["partial_image_index"] == expected_index, (event["partial_image_index"], expected_index)
+                expected_index += 1
+            else:
+                assert event["type"].endswith(".completed") and "usage" in event, event["type"]
+                expected_index = 0
+            with Image.open(io.BytesIO(base64.b64decode(event["b64_json"]))) as image:
+                assert image.size == parse_size(event["size"]), (image.size, event["size"])
+                assert (image.format or "").lower() == event["output_format"]
+        assert json.loads(frames[-1].split("\n")[1].removeprefix("data: "))["type"].endswith(".completed")
+
+    check.__name__ = "streams_as_documented"
+    return check
+
+
 def checks_for(schema: schemathesis.BaseSchema, case: Case[Any]) -> list[Any]:
-    checks = [*CHECKS, answers_in_its_models_shape(CONTRACTS[id(schema)])]
-    if case.path in UPLOAD_PATHS:  # random bytes for `format: binary` parts are no image: refused on purpose
-        checks = [check for check in checks if check is not positive_data_acceptance]
+    contract = CONTRACTS[id(schema)]
+    checks = [*CHECKS, answers_in_its_models_shape(contract), streams_as_documented(contract)]
+    if case.path in UPLOAD_PATHS:  # as schemathesis.toml says: the shared form cannot say each model's limits, and
+        # a form carries a "wrong type" as a string (null as "null"), which may well be valid
+        checks = [check for check in checks if check not in (positive_data_acceptance, negative_data_rejection)]
     return checks
 
 
@@ -118,7 +171,8 @@ def test_aimlapi_profile_with_201_everywhere_keeps_its_contract(case: Case[Any])
 @openai.parametrize()
 def test_openai_profile_keeps_its_contract(case: Case[Any]) -> None:
     if breaks_free_size_rule(case):  # a rule JSON Schema cannot say (gpt-image-2's WxH): refused as invalid_size
-        response = case.call(headers=AUTH)
+        case.headers = {**(case.headers or {}), **AUTH}  # a drawn Authorization header would win over call()'s
+        response = case.call()
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_size"
         return
     case.call_and_validate(headers=AUTH, checks=checks_for(openai, case))
