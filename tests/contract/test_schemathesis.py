@@ -45,6 +45,7 @@ from aiml_mock import Settings, create_app
 from aiml_mock.core.contract import Contract
 from aiml_mock.core.dimensions import parse_size, size_rule_problem
 from aiml_mock.tools.strategies import pictures
+from tests.contract.sent_forms import rejects_negative_forms
 
 # The multipart parts the contract encodes as `image/png` (edits' `image` and `mask`, variations' `image`) are drawn
 # as real PNGs rather than random bytes: square RGBA pictures of one size, so any image is a valid dall-e-2 input
@@ -142,8 +143,9 @@ def checks_for(schema: schemathesis.BaseSchema, case: Case[Any]) -> list[Any]:
     contract = CONTRACTS[id(schema)]
     checks = [*CHECKS, answers_in_its_models_shape(contract), streams_as_documented(contract)]
     if case.path in UPLOAD_PATHS:  # as schemathesis.toml says: the shared form cannot say each model's limits, and
-        # a form carries a "wrong type" as a string (null as "null"), which may well be valid
-        checks = [check for check in checks if check not in (positive_data_acceptance, negative_data_rejection)]
+        # a form carries a "wrong type" as a string (null as "null"): negative forms are judged as they were sent
+        checks = [rejects_negative_forms(schema) if check is negative_data_rejection else check
+                  for check in checks if check is not positive_data_acceptance]
     return checks
 
 
