@@ -10,7 +10,7 @@ must still be refused: only the negations that the wire undoes are spared.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -24,24 +24,35 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import _has_other_negated_location, negative_data_rejection
 
 INTEGER = re.compile(r"-?\d+")
-BODY = ParameterLocation.BODY
+BODY, HEADER = ParameterLocation.BODY, ParameterLocation.HEADER
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 
 
-def rejects_negative_forms(schema: schemathesis.BaseSchema) -> Callable[..., bool | None]:
+def rejects_negative_forms(schema: schemathesis.BaseSchema, sent_headers: Mapping[str, str] | None = None
+                           ) -> Callable[..., bool | None]:
     """`negative_data_rejection`, except for a case negated in its body alone whose form, as sent, meets its schema
-    (a case still negated elsewhere, a header say, is judged by the stock check as before)."""
+    (a case still negated elsewhere is judged by the stock check as before). `sent_headers` are the headers the
+    caller adds to every request (the suite's Authorization): a negated header they replace never reached the server."""
 
     def check(ctx: Any, response: Any, case: Case[Any]) -> bool | None:
         meta = case.meta
         if (meta is not None and meta.generation.mode.is_negative and meta.is_negative_at(BODY)
-                and not _has_other_negated_location(case, BODY) and sent_form_is_valid(schema, case)):
+                and not _has_other_negated_location(case, BODY, HEADER)
+                and (not meta.is_negative_at(HEADER) or sent_headers_are_valid(case, sent_headers or {}))
+                and sent_form_is_valid(schema, case)):
             return None  # the body was the only negation the server could act on, and the wire undid it
         result: bool | None = negative_data_rejection(ctx, response, case)
         return result
 
     check.__name__ = "negative_form_rejection"  # its own name: schemathesis.toml turns the stock one off
     return check
+
+
+def sent_headers_are_valid(case: Case[Any], sent_headers: Mapping[str, str]) -> bool:
+    """Whether the declared headers, with the caller's on top, meet the operation's header parameters."""
+    declared = case.operation.get_parameter_set(HEADER)
+    sent = {name: value for name, value in {**(case.headers or {}), **sent_headers}.items() if name in declared}
+    return bool(jsonschema_rs.validator_for(declared.schema).is_valid(sent))
 
 
 def sent_form_is_valid(schema: schemathesis.BaseSchema, case: Case[Any]) -> bool:

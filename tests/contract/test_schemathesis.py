@@ -144,7 +144,7 @@ def checks_for(schema: schemathesis.BaseSchema, case: Case[Any]) -> list[Any]:
     checks = [*CHECKS, answers_in_its_models_shape(contract), streams_as_documented(contract)]
     if case.path in UPLOAD_PATHS:  # as schemathesis.toml says: the shared form cannot say each model's limits, and
         # a form carries a "wrong type" as a string (null as "null"): negative forms are judged as they were sent
-        checks = [rejects_negative_forms(schema) if check is negative_data_rejection else check
+        checks = [rejects_negative_forms(schema, AUTH) if check is negative_data_rejection else check
                   for check in checks if check is not positive_data_acceptance]
     return checks
 
